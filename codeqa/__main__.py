@@ -1,0 +1,5 @@
+import sys
+
+from codeqa.cli import main
+
+sys.exit(main())
