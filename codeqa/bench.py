@@ -1,0 +1,99 @@
+"""`codeqa bench`: training and decoding throughput of a config on this machine, as one JSON line.
+
+Training: ``steps`` optimizer steps after ``warmup`` untimed ones, on length-grouped batches of the
+training split, with the config's precision. Decoding: greedy and beam search over validation examples
+with the freshly initialised model (the speed of search does not depend on the weights, only on how
+soon hypotheses end: ``max_tgt_len`` steps is the worst case, which an untrained model usually hits).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from codeqa.batching import LengthGroupedSampler, collator_for, encode_all
+from codeqa.config import TrainConfig
+from codeqa.decode import predict
+from codeqa.models import build_model
+from codeqa.train import load_examples, make_optimizer, resolve_precision, set_seed
+from codeqa.vocab import Vocab
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup: int = 10,
+              decode_examples: int = 512, device: str | None = None) -> dict:
+    set_seed(config.seed)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    precision = resolve_precision(config.precision, dev)
+    train, valid = load_examples(config, data_dir)
+    vocab = Vocab.build(train, min_freq=config.min_freq, max_size=config.max_vocab)
+    encoded = encode_all(train, vocab, config.max_src_len, config.max_tgt_len)
+    sampler = LengthGroupedSampler([len(e.src) for e in encoded], config.batch_size, seed=config.seed)
+    collate = collator_for(vocab)
+    batches = [collate([encoded[i] for i in b]) for b in sampler]
+    model = build_model(config, len(vocab), vocab.pad_id).to(dev)
+    optimizer = make_optimizer(config, model)
+    scaler = torch.amp.GradScaler(dev.type, enabled=precision == "fp16")
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+
+    def one_step(batch) -> None:
+        batch = batch.to(dev, non_blocking=True)
+        ctx = torch.autocast(dev.type, dtype=dtype) if dtype else torch.enable_grad()
+        with ctx:
+            loss_sum, n = model(batch, config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss_sum / n).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or 1e9)
+        scaler.step(optimizer)
+        scaler.update()
+
+    model.train()
+    for i in range(warmup):
+        one_step(batches[i % len(batches)])
+    _sync(dev)
+    start = time.perf_counter()
+    examples = tokens = 0
+    for i in range(steps):
+        batch = batches[(warmup + i) % len(batches)]
+        one_step(batch)
+        examples += batch.size
+        tokens += int(batch.src.numel() + batch.tgt_out.numel())
+    _sync(dev)
+    train_seconds = time.perf_counter() - start
+
+    sample = (valid * (decode_examples // max(1, len(valid)) + 1))[:decode_examples]
+    decode = {}
+    for name, beam in (("greedy", 1), (f"beam{config.beam_size}", config.beam_size)):
+        ctx = torch.autocast(dev.type, dtype=dtype) if dtype else torch.no_grad()
+        with ctx:
+            predict(model, sample[: min(64, len(sample))], vocab, beam_size=beam, max_src_len=config.max_src_len,
+                    max_tgt_len=config.max_tgt_len, batch_size=config.batch_size, device=dev)  # warm-up
+            _sync(dev)
+            t0 = time.perf_counter()
+            predict(model, sample, vocab, beam_size=beam, max_src_len=config.max_src_len,
+                    max_tgt_len=config.max_tgt_len, batch_size=config.batch_size, device=dev)
+            _sync(dev)
+        decode[f"decode_{name}_examples_per_s"] = round(len(sample) / (time.perf_counter() - t0), 1)
+
+    result = {
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        "dtype": precision,
+        "model": config.model,
+        "parameters_m": round(model.num_parameters() / 1e6, 2),
+        "batch_size": config.batch_size,
+        "steps": steps,
+        "train_examples_per_s": round(examples / train_seconds, 1),
+        "train_tokens_per_s": round(tokens / train_seconds, 1),
+        **decode,
+        "peak_memory_gb": round(torch.cuda.max_memory_allocated(dev) / 2**30, 2) if dev.type == "cuda" else None,
+    }
+    return result

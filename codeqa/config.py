@@ -1,0 +1,179 @@
+"""Training configuration: one dataclass, YAML files in ``codeqa/configs/``, ``key=value`` overrides.
+
+Unknown keys are an error (a typo must never be silently ignored after hours of training).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import yaml
+
+from codeqa.errors import CodeQAError
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+# Keys that define the network's shape: a checkpoint made with other values cannot be loaded.
+MODEL_KEYS = ("model", "d_model", "n_heads", "enc_layers", "dec_layers", "ff_dim", "emb_dim", "hidden",
+              "max_src_len", "max_tgt_len")
+
+
+@dataclass
+class TrainConfig:
+    # model
+    model: str = "transformer"  # transformer | pointer_lstm
+    d_model: int = 256  # transformer width
+    n_heads: int = 4
+    enc_layers: int = 3
+    dec_layers: int = 3
+    ff_dim: int = 1024
+    dropout: float = 0.1
+    emb_dim: int = 128  # pointer_lstm embedding size
+    hidden: int = 256  # pointer_lstm hidden size
+    # data
+    lang: str = "python"
+    code_field: str = "code"  # code | code.original
+    train_split: str = "train"
+    valid_split: str = "dev"
+    max_src_len: int = 256
+    max_tgt_len: int = 30
+    min_freq: int = 2
+    max_vocab: int = 50000
+    max_train_examples: int = 0  # 0 = all; a cap for quick runs
+    max_valid_examples: int = 0
+    # optimisation
+    optimizer: str = "adamw"  # adamw | adagrad
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    adagrad_init_acc: float = 0.1
+    warmup_steps: int = 200
+    lr_schedule: str = "linear"  # linear (warm-up, then linear decay to 10%) | constant (after warm-up)
+    label_smoothing: float = 0.1
+    grad_clip: float = 1.0
+    batch_size: int = 64
+    epochs: int = 20
+    precision: str = "auto"  # auto | fp32 | fp16 | bf16
+    seed: int = 1234
+    num_workers: int = 0
+    # validation, selection, saving
+    select_metric: str = "val_loss"  # val_loss | f1 | rouge_l
+    patience: int = 5  # epochs without improvement before stopping; 0 never stops early
+    eval_every: int = 1  # decode the validation split every N epochs (0: never; loss is computed always)
+    beam_size: int = 4
+    length_penalty: float = 1.0
+    save_every: int = 10
+    max_time: str = ""  # e.g. "11h30m": stop cleanly (after a save) before this much wall time
+    log_every: int = 50
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def model_dict(self) -> dict:
+        return {k: getattr(self, k) for k in MODEL_KEYS}
+
+    def validate(self) -> TrainConfig:
+        checks = [
+            (self.model in ("transformer", "pointer_lstm"), "model must be transformer or pointer_lstm"),
+            (self.optimizer in ("adamw", "adagrad"), "optimizer must be adamw or adagrad"),
+            (self.precision in ("auto", "fp32", "fp16", "bf16"), "precision must be auto, fp32, fp16 or bf16"),
+            (self.select_metric in ("val_loss", "f1", "rouge_l"), "select_metric must be val_loss, f1 or rouge_l"),
+            (self.lr_schedule in ("linear", "constant"), "lr_schedule must be linear or constant"),
+            (self.code_field in ("code", "code.original"), "code_field must be code or code.original"),
+            (self.d_model % self.n_heads == 0, "d_model must be divisible by n_heads"),
+            (self.batch_size >= 1 and self.epochs >= 1, "batch_size and epochs must be >= 1"),
+            (self.max_src_len >= 2 and self.max_tgt_len >= 2, "max_src_len and max_tgt_len must be >= 2"),
+            (self.beam_size >= 1, "beam_size must be >= 1"),
+            (self.select_metric == "val_loss" or self.eval_every >= 1,
+             "select_metric f1/rouge_l needs eval_every >= 1"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise CodeQAError(f"config: {message}")
+        parse_duration(self.max_time)
+        return self
+
+
+def parse_duration(text: str) -> float:
+    """'11h30m', '90m', '45s', '2h' → seconds; '' → 0 (no limit)."""
+    if not text:
+        return 0.0
+    match = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*", str(text))
+    if not match or not any(match.groups()):
+        raise CodeQAError(f"config: max_time {text!r} is not a duration like 11h30m, 90m or 45s")
+    h, m, s = (float(g) if g else 0.0 for g in match.groups())
+    return h * 3600 + m * 60 + s
+
+
+def config_path(name_or_file: str) -> Path:
+    """A bundled config by name (``quick``) or a YAML file path."""
+    path = Path(name_or_file)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise CodeQAError(f"{path}: config file not found")
+        return path
+    bundled = CONFIG_DIR / f"{name_or_file}.yaml"
+    if not bundled.is_file():
+        names = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+        raise CodeQAError(f"config {name_or_file!r} not found: give a YAML file or one of {names}")
+    return bundled
+
+
+def apply_overrides(values: dict, overrides: list[str], source: str) -> dict:
+    known = set(TrainConfig.keys())
+    for item in overrides:
+        if "=" not in item:
+            raise CodeQAError(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if key not in known:
+            raise CodeQAError(f"--set {key}: unknown config key (known: {', '.join(sorted(known))})")
+        values[key] = yaml.safe_load(raw) if raw.strip() else ""
+    return values
+
+
+def from_dict(values: dict, source: str) -> TrainConfig:
+    known = {f.name: f for f in fields(TrainConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise CodeQAError(f"{source}: unknown config key(s) {', '.join(unknown)}")
+    typed = {}
+    for key, value in values.items():
+        kind = known[key].type
+        try:
+            if kind in ("int", "float") and isinstance(value, str):
+                value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string
+            if kind == "int" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                if float(value) != int(value):
+                    raise ValueError
+                value = int(value)
+            elif kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = float(value)
+            elif kind == "str":
+                value = "" if value is None else str(value)
+            expected = {"int": int, "float": float, "str": str}[kind]
+            ok = isinstance(value, expected) and not isinstance(value, bool)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise CodeQAError(f"{source}: {key} must be of type {kind}, got {value!r}") from None
+        typed[key] = value
+    return TrainConfig(**typed).validate()
+
+
+def load_config(name_or_file: str, overrides: list[str] | None = None) -> TrainConfig:
+    path = config_path(name_or_file)
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise CodeQAError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(values, dict):
+        raise CodeQAError(f"{path}: expected a mapping of config keys to values")
+    values = apply_overrides(values, overrides or [], str(path))
+    return from_dict(values, str(path))

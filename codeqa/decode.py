@@ -1,0 +1,179 @@
+"""Batched greedy and beam search over the extended (copy) vocabulary.
+
+The whole batch x beams is one tensor: each step scores all ``B*K`` hypotheses at once, takes the top
+``2K`` continuations per example, files those that end in <eos> as finished (score divided by
+``length ** length_penalty``) and keeps the best ``K`` others alive. An example is done when it has ``K``
+finished hypotheses; the loop ends when every example is done or ``max_len`` is reached.
+A copied out-of-vocabulary token (id >= len(vocab)) is fed back to the decoder as <unk> and comes back
+to the user as its source word.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from codeqa.batching import Batch, collator_for, encode_all
+from codeqa.data import Example
+from codeqa.models.base import CopyModel
+from codeqa.vocab import Vocab
+
+
+@dataclass
+class Hypothesis:
+    tokens: list[int]  # extended ids, without <bos>/<eos>
+    score: float  # length-normalised log-probability
+
+
+def _banned_mask(vocab: Vocab, batch: Batch, rows: torch.Tensor) -> torch.Tensor:
+    """(rows, V + n_oov) True where a token may never be produced: specials other than <eos>, unused OOV slots."""
+    size = len(vocab)
+    banned = torch.zeros(rows.numel(), size + batch.n_oov, dtype=torch.bool, device=rows.device)
+    banned[:, [vocab.pad_id, vocab.unk_id, vocab.bos_id, vocab.sep_id]] = True
+    if batch.n_oov:
+        n_oov = torch.tensor([len(o) for o in batch.oovs], device=rows.device).index_select(0, rows)
+        slots = torch.arange(batch.n_oov, device=rows.device)
+        banned[:, size:] = slots[None, :] >= n_oov[:, None]
+    return banned
+
+
+def _feed(tokens: torch.Tensor, vocab: Vocab) -> torch.Tensor:
+    return tokens.masked_fill(tokens >= len(vocab), vocab.unk_id)
+
+
+@torch.no_grad()
+def greedy_search(model: CopyModel, batch: Batch, vocab: Vocab, max_len: int) -> list[Hypothesis]:
+    b = batch.size
+    device = batch.src.device
+    memory = model.encode(batch.src)
+    banned = _banned_mask(vocab, batch, torch.arange(b, device=device))
+    prev = torch.full((b, 1), vocab.bos_id, dtype=torch.long, device=device)
+    out = torch.zeros(b, 0, dtype=torch.long, device=device)
+    score = torch.zeros(b, device=device)
+    done = torch.zeros(b, dtype=torch.bool, device=device)
+    lengths = torch.full((b,), max_len, dtype=torch.long, device=device)
+    cache = None
+    for step in range(max_len):
+        hidden, attn, p_gen, cache = model.decode(memory, _feed(prev, vocab), cache)
+        logp = model.final_log_probs(hidden[:, -1], attn[:, -1], p_gen[:, -1], batch.src_ext, batch.n_oov)
+        logp = logp.masked_fill(banned, float("-inf"))
+        best, token = logp.max(-1)
+        score += torch.where(done, torch.zeros_like(best), best)
+        token = token.masked_fill(done, vocab.pad_id)
+        newly = (token == vocab.eos_id) & ~done
+        lengths[newly] = step
+        done |= newly
+        out = torch.cat([out, token[:, None]], dim=1)
+        prev = token[:, None]
+        if bool(done.all()):
+            break
+    results = []
+    for row, length, s in zip(out.tolist(), lengths.tolist(), score.tolist()):
+        results.append(Hypothesis(row[:length], s))
+    return results
+
+
+@torch.no_grad()
+def beam_search(model: CopyModel, batch: Batch, vocab: Vocab, beam_size: int, max_len: int,
+                length_penalty: float = 1.0) -> list[list[Hypothesis]]:
+    """Up to ``beam_size`` hypotheses per example, best first."""
+    b, k = batch.size, beam_size
+    device = batch.src.device
+    rows = torch.arange(b, device=device).repeat_interleave(k)
+    memory, _ = model.reorder(model.encode(batch.src), None, rows)
+    src_ext = batch.src_ext.index_select(0, rows)
+    banned = _banned_mask(vocab, batch, rows)
+    width = banned.size(1)
+    scores = torch.full((b, k), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # all beams start identical: only the first may expand
+    tokens = torch.full((b * k, 1), vocab.bos_id, dtype=torch.long, device=device)
+    finished: list[list[Hypothesis]] = [[] for _ in range(b)]
+    done = [False] * b
+    cache = None
+    base = (torch.arange(b, device=device) * k)[:, None]
+    for step in range(max_len):
+        hidden, attn, p_gen, cache = model.decode(memory, _feed(tokens[:, -1:], vocab), cache)
+        logp = model.final_log_probs(hidden[:, -1], attn[:, -1], p_gen[:, -1], src_ext, batch.n_oov)
+        logp = logp.masked_fill(banned, float("-inf"))
+        candidates = (scores.view(-1, 1) + logp).view(b, k * width)
+        top_scores, top_index = candidates.topk(2 * k, dim=1)
+        top_beam, top_token = top_index // width, top_index % width
+        is_eos = top_token == vocab.eos_id
+        # finished: <eos> candidates ranked within the top k of their example
+        eos_rank = is_eos & (torch.arange(2 * k, device=device)[None, :] < k) & torch.isfinite(top_scores)
+        if bool(eos_rank.any()):
+            norm = float(step + 1) ** length_penalty
+            for i, j in eos_rank.nonzero().tolist():
+                if done[i] or len(finished[i]) >= k:
+                    continue
+                beam = int(top_beam[i, j])
+                seq = tokens[i * k + beam, 1:].tolist()
+                finished[i].append(Hypothesis(seq, float(top_scores[i, j]) / norm))
+        for i in range(b):
+            if not done[i] and len(finished[i]) >= k:
+                done[i] = True
+        if all(done):
+            break
+        # alive: the best k candidates that are not <eos>
+        alive_scores = top_scores.masked_fill(is_eos, float("-inf"))
+        alive_scores, order = alive_scores.topk(k, dim=1)
+        beam_index = (top_beam.gather(1, order) + base).view(-1)
+        next_token = top_token.gather(1, order).view(-1, 1)
+        tokens = torch.cat([tokens.index_select(0, beam_index), next_token], dim=1)
+        memory, cache = model.reorder(memory, cache, beam_index)
+        done_mask = torch.tensor(done, device=device)[:, None]
+        scores = alive_scores.masked_fill(done_mask, float("-inf"))
+    # examples that ran out of length keep their best alive hypotheses
+    final_norm = float(tokens.size(1) - 1) ** length_penalty if tokens.size(1) > 1 else 1.0
+    for i in range(b):
+        if len(finished[i]) < k:
+            for j in range(k):
+                s = float(scores[i, j])
+                if s != float("-inf") and len(finished[i]) < k:
+                    finished[i].append(Hypothesis(tokens[i * k + j, 1:].tolist(), s / final_norm))
+        finished[i].sort(key=lambda h: h.score, reverse=True)
+    return finished
+
+
+def to_words(hyp: Hypothesis, vocab: Vocab, oovs: list[str]) -> list[str]:
+    size = len(vocab)
+    words = []
+    for t in hyp.tokens:
+        if t == vocab.eos_id:
+            break
+        words.append(vocab.itos[t] if t < size else oovs[t - size])
+    return words
+
+
+@torch.no_grad()
+def predict(model: CopyModel, examples: list[Example], vocab: Vocab, *, beam_size: int = 4,
+            max_src_len: int = 256, max_tgt_len: int = 30, length_penalty: float = 1.0,
+            batch_size: int = 64, device: torch.device | str = "cpu", top_k: int = 1,
+            progress: bool = False) -> list[list[tuple[str, float]]]:
+    """For each example, up to ``top_k`` (answer, score) pairs, best first, in the input order.
+
+    Examples are decoded in length-sorted batches (little padding) and put back in order.
+    """
+    was_training = model.training
+    model.eval()
+    encoded = encode_all(examples, vocab, max_src_len, max_tgt_len)
+    collate = collator_for(vocab)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].src))
+    results: list[list[tuple[str, float]]] = [[] for _ in examples]
+    starts = range(0, len(order), batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="decode", unit="batch", leave=False)
+    for start in starts:
+        index = order[start:start + batch_size]
+        batch = collate([encoded[i] for i in index]).to(device)
+        if beam_size == 1:
+            hyps = [[h] for h in greedy_search(model, batch, vocab, max_tgt_len)]
+        else:
+            hyps = beam_search(model, batch, vocab, beam_size, max_tgt_len, length_penalty)
+        for i, options in zip(index, hyps):
+            results[i] = [(" ".join(to_words(h, vocab, encoded[i].oovs)), h.score) for h in options[:top_k]]
+    model.train(was_training)
+    return results

@@ -1,0 +1,132 @@
+"""The trainer: outputs, exact resume, atomic saves, refusals, divergence, DDP on CPU."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from codeqa import checkpoint
+from codeqa.config import load_config
+from codeqa.errors import CodeQAError
+from codeqa.train import train
+from tests.conftest import run_cli
+
+TINY = ["epochs=2", "max_valid_examples=6", "batch_size=16", "log_every=1", "save_every=1"]
+
+
+def _config(*overrides):
+    return load_config("quick", [*TINY, *overrides])
+
+
+def _weights(path):
+    return checkpoint.load(path)["model"]
+
+
+def test_cli_train_writes_every_output(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("train", "--config", "quick", "--data-dir", str(tiny_data), "--out-dir", str(out),
+                     *[a for kv in TINY for a in ("--set", kv)])
+    assert result.returncode == 0, result.stderr
+    for name in ("best_model_python.pt", "checkpoint_epoch1.pt", "checkpoint_epoch2.pt", "last.pt", "logs.txt",
+                 "metrics.jsonl", "training_curves.png", "vocab.json"):
+        assert (out / name).stat().st_size > 0, name
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    for key in ("train_loss", "val_loss", "val_f1", "val_rouge_l", "lr", "seconds", "examples_per_s"):
+        assert isinstance(rows[-1][key], float), key
+    assert (out / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert "epoch 2/2" in (out / "logs.txt").read_text()
+    assert not list(out.glob("*.tmp"))
+
+
+def test_resume_is_exact(tiny_data, tmp_path):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    train(_config("lr_schedule=constant"), tiny_data, straight)
+    train(_config("lr_schedule=constant", "epochs=1"), tiny_data, resumed)
+    summary = train(_config("lr_schedule=constant"), tiny_data, resumed, resume="auto")
+    assert summary["epochs_run"] == 2
+    a, b = _weights(straight / "last.pt"), _weights(resumed / "last.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    losses = [[json.loads(x)["train_loss"] for x in (d / "metrics.jsonl").read_text().splitlines()]
+              for d in (straight, resumed)]
+    assert losses[0] == losses[1]
+
+
+def test_resume_auto_without_checkpoint_starts_fresh(tiny_data, tmp_path):
+    summary = train(_config("epochs=1"), tiny_data, tmp_path / "fresh", resume="auto")
+    assert summary["epochs_run"] == 1
+
+
+def test_interrupted_save_leaves_previous_checkpoint(tiny_data, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    train(_config("epochs=1"), tiny_data, out)
+    before = _weights(out / "last.pt")
+
+    def dies_mid_write(obj, handle):
+        handle.write(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt("killed during save")
+
+    monkeypatch.setattr(checkpoint.torch, "save", dies_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config("epochs=2"), tiny_data, out, resume="auto")
+    after = _weights(out / "last.pt")
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_refuses_checkpoint_of_other_model_or_vocab(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    train(_config("epochs=1"), tiny_data, out)
+    with pytest.raises(CodeQAError, match=r"another model configuration \(d_model: checkpoint 64, now 32"):
+        train(_config("d_model=32"), tiny_data, out, resume="auto")
+    other_vocab = tmp_path / "other.json"
+    result = run_cli("build-vocab", "--data-dir", str(tiny_data), "--max-size", "20", "--out", str(other_vocab))
+    assert result.returncode == 0
+    with pytest.raises(CodeQAError, match="made with another vocabulary"):
+        train(_config(), tiny_data, out, vocab_path=other_vocab, resume=str(out / "last.pt"))
+
+
+def test_divergence_stops_clearly_and_keeps_last_checkpoint(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    train(_config("epochs=1"), tiny_data, out)
+    result = run_cli("train", "--config", "quick", "--data-dir", str(tiny_data), "--out-dir", str(out),
+                     "--resume", "auto", *[a for kv in [*TINY, "lr=1e30", "warmup_steps=0"] for a in ("--set", kv)])
+    assert result.returncode == 1
+    assert "training diverged: the loss became nan" in result.stderr
+    assert checkpoint.load(out / "last.pt")["epoch"] == 1
+
+
+def test_max_time_stops_after_a_save(tiny_data, tmp_path):
+    summary = train(_config("epochs=5", "max_time=0.001s"), tiny_data, tmp_path / "run")
+    assert summary["epochs_run"] == 1 and "max_time" in summary["stopped"]
+
+
+def test_unknown_config_key_is_an_error(tiny_data, tmp_path):
+    result = run_cli("train", "--config", "quick", "--data-dir", str(tiny_data), "--out-dir", str(tmp_path),
+                     "--set", "epochz=3")
+    assert result.returncode == 1 and "epochz: unknown config key" in result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: transformer\nlearning_rate: 0.1\n")
+    with pytest.raises(CodeQAError, match="unknown config key.*learning_rate"):
+        load_config(str(bad))
+
+
+def test_paper_lstm_trains_one_epoch(tiny_data, tmp_path):
+    config = load_config("paper_lstm", ["epochs=1", "emb_dim=16", "hidden=32", "max_valid_examples=6"])
+    summary = train(config, tiny_data, tmp_path / "lstm")
+    assert summary["epochs_run"] == 1 and (tmp_path / "lstm" / "best_model_python.pt").is_file()
+
+
+def test_ddp_two_cpu_processes(tiny_data, tmp_path):
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29613",
+               "-m", "codeqa", "train", "--config", "quick", "--data-dir", str(tiny_data), "--out-dir", str(out),
+               *[a for kv in TINY for a in ("--set", kv)]]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]  # written once, by rank 0
+    assert (out / "best_model_python.pt").is_file()
+    assert (out / "logs.txt").read_text().count("epoch 2/2") == 1
