@@ -1,0 +1,135 @@
+# %% [markdown]
+# # CodeQA on Kaggle: train a model that answers questions about code
+#
+# Generated from `notebooks/kaggle_train.py` by `python build_notebook.py`: edit the `.py`, not the `.ipynb`.
+#
+# Before running: **Settings → Accelerator → GPU T4 x2**, and add the two datasets made by
+# `codeqa kaggle prepare` (code + data) as inputs; `codeqa kaggle run` does both for you. Internet may be off:
+# everything installs from the code dataset. Every cell calls the `codeqa` package; no model or training
+# code lives here. Outputs go to `/kaggle/working/codeqa_quick` (cell 6) and `/kaggle/working/codeqa_full`
+# (cell 7). Off Kaggle, set `CODEQA_DATA` (data folder) and `CODEQA_WORK_DIR` (outputs) before starting.
+
+# %% [markdown]
+# ## 1. Install packages
+
+# %%
+import glob
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import subprocess
+import sys
+import zipfile
+
+ON_KAGGLE = bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE"))
+
+
+def find_code_bundle(root="/kaggle/input", extract_to="/kaggle/working/codeqa_bundle/code"):
+    """The folder with CODEQA_CODE.json: mounted by Kaggle, or extracted from codeqa_code.zip."""
+    for pattern in (f"{root}/**/CODEQA_CODE.json", f"{extract_to}/**/CODEQA_CODE.json"):
+        found = glob.glob(pattern, recursive=True)
+        if found:
+            return os.path.dirname(min(found, key=len))
+    zips = sorted(glob.glob(f"{root}/**/codeqa_code.zip", recursive=True), key=len)
+    if not zips:
+        raise FileNotFoundError(f"no CODEQA_CODE.json or codeqa_code.zip under {root}: add the code dataset "
+                                "made by `codeqa kaggle prepare` to this notebook (Add Input)")
+    with zipfile.ZipFile(zips[0]) as archive:
+        archive.extractall(extract_to)  # zipfile drops absolute paths and '..' from member names
+    return os.path.dirname(min(glob.glob(f"{extract_to}/**/CODEQA_CODE.json", recursive=True), key=len))
+
+
+if ON_KAGGLE:
+    # Exactly the bundled wheels, --no-deps: Kaggle's CUDA torch and other packages are never touched,
+    # and nothing is downloaded (works with Internet off). codeqa is always (re)installed; a bundled
+    # dependency only when Kaggle's image lacks it.
+    wheel_dir = os.path.join(find_code_bundle(), "wheels")
+    wheels = []
+    for wheel in sorted(glob.glob(os.path.join(wheel_dir, "*.whl"))):
+        name = os.path.basename(wheel).split("-")[0]
+        try:
+            importlib.metadata.version(name)
+            present = name != "codeqa"
+        except importlib.metadata.PackageNotFoundError:
+            present = False
+        if not present:
+            wheels.append(wheel)
+    print("installing:", ", ".join(os.path.basename(w) for w in wheels), flush=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
+                    "--force-reinstall", "--find-links", wheel_dir, *wheels], check=True)
+    importlib.invalidate_caches()
+elif importlib.util.find_spec("codeqa") is None:
+    raise ModuleNotFoundError("codeqa is not installed here: run `pip install -e .` in the repository")
+else:
+    print("codeqa is already importable: nothing to install")
+
+from codeqa import kaggle_env
+
+N_GPUS = kaggle_env.print_runtime_report()
+
+# %% [markdown]
+# ## 2. Setup files
+
+# %%
+paths = kaggle_env.setup_paths()
+print(paths.describe())
+
+# %% [markdown]
+# ## 3. Verify data
+
+# %%
+data_summary = kaggle_env.verify_data(paths)
+
+# %% [markdown]
+# ## 4. Configuration
+#
+# The only cell to edit. `CONFIG` is a bundled config (`quick`, `kaggle_t4`, `paper_lstm`) or a YAML path;
+# `OVERRIDES` are config settings for both runs (e.g. `{"batch_size": 64}`; each becomes `--set key=value`),
+# `QUICK_OVERRIDES` only for the quick test. `NPROC = 0` starts one process per visible GPU.
+
+# %% tags=["parameters"]
+CONFIG = "kaggle_t4"
+FULL_EPOCHS = 20
+QUICK_EPOCHS = 1
+OVERRIDES = {}
+QUICK_OVERRIDES = {"max_train_examples": 5000, "max_valid_examples": 500}
+NPROC = 0
+RUN_QUICK_TEST = True
+RUN_FULL_TRAINING = True
+
+# %% [markdown]
+# ## 5. Build command
+
+# %%
+plan = kaggle_env.plan_training(paths, CONFIG, full_epochs=FULL_EPOCHS, quick_epochs=QUICK_EPOCHS,
+                                overrides=OVERRIDES, quick_overrides=QUICK_OVERRIDES, nproc=NPROC)
+print(plan.describe())
+
+# %% [markdown]
+# ## 6. Quick test (1 epoch)
+
+# %%
+if RUN_QUICK_TEST:
+    kaggle_env.run_command(plan.quick_cmd, cwd=paths.work_dir)
+    kaggle_env.show_summary(plan.quick_out, expected=("last.pt", "metrics.jsonl", "logs.txt"))
+else:
+    print("skipped (RUN_QUICK_TEST = False)")
+
+# %% [markdown]
+# ## 7. Full training (20 epochs)
+#
+# `--resume auto` continues from `last.pt`: after a session ends, run the notebook again (or
+# `codeqa kaggle run --resume-from OWNER/KERNEL`, whose earlier output is copied in first).
+
+# %%
+status = 0
+if RUN_FULL_TRAINING:
+    kaggle_env.restore_previous_run(paths.input_root, plan.full_out)
+    status = kaggle_env.run_command(plan.full_cmd, cwd=paths.work_dir, check=False)
+else:
+    print("skipped (RUN_FULL_TRAINING = False)")
+kaggle_env.show_summary(plan.full_out)
+if status != 0:
+    raise RuntimeError(f"training stopped with exit status {status}: see its output above and "
+                       f"{plan.full_out / 'logs.txt'}")
