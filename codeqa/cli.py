@@ -42,8 +42,114 @@ def _run_build_vocab(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- kaggle
+def _add_kaggle(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("kaggle", help="package for Kaggle, upload, run the notebook, fetch its outputs",
+                       description="Kaggle automation. prepare builds the upload folder; push, run, status and "
+                                   "download call the `kaggle` command line (pip install 'codeqa[kaggle]').")
+    actions = p.add_subparsers(dest="kaggle_command", metavar="ACTION", required=True)
+    upload_help = "the folder made by `codeqa kaggle prepare` (default kaggle_upload)"
+
+    a = actions.add_parser("prepare", help="build codeqa_code.zip, codeqa_data.zip and the upload folders")
+    a.add_argument("--data-dir", required=True, help="CodeQA layout root: <data-dir>/<lang>/{train,dev[,test]}/")
+    a.add_argument("--owner", help="your Kaggle user name (default: $KAGGLE_USERNAME)")
+    a.add_argument("--out", default="kaggle_upload", help="where to write (default kaggle_upload)")
+    a.add_argument("--internet", action=argparse.BooleanOptionalAction, default=False,
+                   help="turn the notebook's Internet on (default off: everything it needs is bundled)")
+    a.add_argument("--lang", default="python")
+    a.add_argument("--vocab", help="vocabulary JSON to ship (default <data-dir>/vocab.json, else built from train)")
+    a.add_argument("--wheels-from", metavar="DIR",
+                   help="take the dependency wheels (sacrebleu, portalocker, colorama, tabulate) from DIR "
+                        "instead of downloading them")
+    a.add_argument("--wheel-cache", metavar="DIR", help="download cache (default <out>/.wheel-cache)")
+    a.add_argument("--no-deps-wheels", dest="deps_wheels", action="store_false",
+                   help="bundle only the codeqa wheel (the notebook then needs Internet or Kaggle's packages)")
+    a.add_argument("--resume-from", metavar="OWNER/KERNEL", action="append", default=[],
+                   help="add an earlier run's output as kernel source; the notebook resumes from its last.pt")
+    a.add_argument("--code-slug", default="codeqa-code")
+    a.add_argument("--data-slug", default="codeqa-data")
+    a.add_argument("--kernel-slug", default="codeqa-train")
+    a.add_argument("--license", default="CC0-1.0", help="dataset license name (default CC0-1.0)")
+    a.add_argument("--repo", help="the codeqa source checkout to build the wheel from (default: this one)")
+    a.add_argument("--notebook", help="the notebook to ship (default notebooks/kaggle_train.ipynb)")
+
+    a = actions.add_parser("push", help="create both datasets, or upload a new version of them")
+    a.add_argument("--upload-dir", default="kaggle_upload", help=upload_help)
+    a.add_argument("-m", "--message", help="version notes (default: codeqa version and date)")
+
+    a = actions.add_parser("run", help="push the notebook as a kernel, which starts it on a T4 x2")
+    a.add_argument("--upload-dir", default="kaggle_upload", help=upload_help)
+    a.add_argument("--resume-from", metavar="OWNER/KERNEL",
+                   help="an earlier run to continue: its output becomes an input and training resumes from it")
+    a.add_argument("--kernel-slug", help="push under another kernel slug (e.g. codeqa-train-2 to resume into)")
+    a.add_argument("--internet", action=argparse.BooleanOptionalAction, default=None,
+                   help="override the notebook's Internet setting")
+
+    a = actions.add_parser("status", help="the datasets' and the kernel's status")
+    a.add_argument("--upload-dir", default="kaggle_upload", help=upload_help)
+    a.add_argument("--kernel", metavar="OWNER/KERNEL", help="default: the id in kernel-metadata.json")
+
+    a = actions.add_parser("download", help="download the kernel's outputs (models, checkpoints, curves, logs)")
+    a.add_argument("--upload-dir", default="kaggle_upload", help=upload_help)
+    a.add_argument("--kernel", metavar="OWNER/KERNEL", help="default: the id in kernel-metadata.json")
+    a.add_argument("--out", help="where to put them (default runs/kaggle/<kernel-slug>)")
+    p.set_defaults(run=_run_kaggle)
+
+
+def _run_kaggle(args: argparse.Namespace) -> int:
+    from codeqa import kaggle
+
+    if args.kaggle_command == "prepare":
+        prepared = kaggle.prepare(
+            args.data_dir, args.out, args.owner, internet=args.internet, lang=args.lang, vocab=args.vocab,
+            repo=args.repo, notebook=args.notebook, wheels_from=args.wheels_from, deps_wheels=args.deps_wheels,
+            wheel_cache=args.wheel_cache, code_slug=args.code_slug, data_slug=args.data_slug,
+            kernel_slug=args.kernel_slug, license_name=args.license, resume_from=args.resume_from)
+        print(kaggle.prepare_report(prepared))
+    elif args.kaggle_command == "push":
+        kaggle.push(args.upload_dir, args.message)
+    elif args.kaggle_command == "run":
+        kaggle.run(args.upload_dir, args.resume_from, args.kernel_slug, args.internet)
+    elif args.kaggle_command == "status":
+        kaggle.status(args.upload_dir, args.kernel)
+    else:
+        kaggle.download(args.upload_dir, args.out, args.kernel)
+    return 0
+
+
+# ---------------------------------------------------------------- make-dataset
+def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("make-dataset", help="make CodeQA-style QA pairs from Python source (e.g. the stdlib)",
+                       description="Make CodeQA-style question/answer pairs from the docstrings of the functions "
+                                   "under Python source trees and write them in the CodeQA layout "
+                                   "<out>/<lang>/<split>/<split>.{question,answer,code,code.original}, split by "
+                                   "function; counts per split and question type go to <out>/<lang>/stats.json.")
+    p.add_argument("--source", nargs="+", required=True, metavar="stdlib|PATH",
+                   help="folders or .py files to read; 'stdlib' is this Python's standard library")
+    p.add_argument("--out", required=True, help="root of the CodeQA layout to write")
+    p.add_argument("--lang", default="python", choices=["python"])
+    p.add_argument("--seed", type=int, default=0, help="seed of the split: same sources and seed, same bytes")
+    p.add_argument("--split", default="0.8,0.1,0.1", help="train,dev,test shares of the functions")
+    p.add_argument("--with-test", action="store_true",
+                   help="also write the test split (without it the test share is left out)")
+    p.set_defaults(run=_run_make_dataset)
+
+
+def _run_make_dataset(args: argparse.Namespace) -> int:
+    import time
+
+    from codeqa.synth.dataset import format_stats, make_dataset
+
+    start = time.perf_counter()
+    stats = make_dataset(args.source, args.out, lang=args.lang, seed=args.seed, split=args.split,
+                         with_test=args.with_test)
+    print(format_stats(stats))
+    print(f"wrote {args.out}/{args.lang}/ in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
 # ---------------------------------------------------------------- the parser
-SUBCOMMANDS = [_add_build_vocab]
+SUBCOMMANDS = [_add_build_vocab, _add_kaggle]
 
 
 def build_parser() -> argparse.ArgumentParser:
