@@ -325,15 +325,16 @@ def check_wheel(path: Path) -> None:
 
 
 CODEQA_WHEEL_ALLOW = re.compile(r"^(codeqa/([A-Za-z0-9_]+/)*[A-Za-z0-9_]+\.py"
-                                r"|codeqa/configs/[A-Za-z0-9_.-]+\.yaml"
+                                r"|codeqa/([A-Za-z0-9_]+/)*[A-Za-z0-9_.-]+\.(yaml|yml|json|txt)"
                                 r"|codeqa-[^/]+\.dist-info/[A-Za-z0-9_.-]+)$")
 
 
 def build_codeqa_wheel(repo: Path, dest: Path) -> Path:
-    """``pip wheel --no-deps`` of a clean copy of the package sources (allow-listed files only).
+    """``pip wheel --no-deps`` of a clean copy of the package sources; its members are allow-listed.
 
     Building from a copy keeps stray files of the checkout (a build/ folder left by an earlier build, a
-    credential file dropped by mistake) out of the wheel.
+    credential file dropped by mistake) out of the wheel; pyproject.toml's package-data decides which data
+    files go in, as for any other build.
     """
     with tempfile.TemporaryDirectory(prefix="codeqa-wheel-") as tmp:
         src = Path(tmp) / "src"
@@ -344,9 +345,9 @@ def build_codeqa_wheel(repo: Path, dest: Path) -> Path:
         package = repo / "codeqa"
         for path in sorted(package.rglob("*")):
             rel = path.relative_to(repo)
-            if "__pycache__" in rel.parts or not path.is_file():
-                continue
-            if path.suffix == ".py" or (rel.parts[:2] == ("codeqa", "configs") and path.suffix == ".yaml"):
+            skip = ("__pycache__" in rel.parts or any(part.startswith(".") for part in rel.parts)
+                    or path.name in CREDENTIAL_NAMES or path.suffix in (".pyc", ".pyo") or path.is_symlink())
+            if path.is_file() and not skip:
                 (src / rel).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, src / rel)
         out = Path(tmp) / "wheel"
