@@ -97,10 +97,7 @@ class Batch:
 
 def _pad(rows: list[list[int]], value: int = 0) -> torch.Tensor:
     width = max(len(r) for r in rows)
-    out = torch.full((len(rows), width), value, dtype=torch.long)
-    for i, row in enumerate(rows):
-        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-    return out
+    return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
 
 
 class Collator:

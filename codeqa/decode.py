@@ -163,9 +163,12 @@ def predict(model: CopyModel, examples: list[Example], vocab: Vocab, *, beam_siz
     results: list[list[tuple[str, float]]] = [[] for _ in examples]
     starts = range(0, len(order), batch_size)
     if progress:
+        import sys
+
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc="decode", unit="batch", leave=False)
+        starts = tqdm(starts, desc="decode", unit="batch", leave=False, file=sys.stderr,
+                      mininterval=1.0 if sys.stderr.isatty() else 30.0)
     for start in starts:
         index = order[start:start + batch_size]
         batch = collate([encoded[i] for i in index]).to(device)

@@ -18,32 +18,54 @@ from codeqa.models.base import CopyModel, Memory
 from codeqa.vocab import Vocab
 
 
-class Attention(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, dropout: float, cross: bool):
+def _heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    b, t, d = x.shape
+    return x.view(b, t, n_heads, d // n_heads).transpose(1, 2)
+
+
+def _merge(y: torch.Tensor) -> torch.Tensor:
+    b, _, t, _ = y.shape
+    return y.transpose(1, 2).reshape(b, t, -1)
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention; with ``past`` (keys and values of earlier positions) it steps one token."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
         super().__init__()
-        self.n_heads, self.dropout, self.cross = n_heads, dropout, cross
-        if cross:
-            self.q = nn.Linear(d_model, d_model)
-            self.kv = nn.Linear(d_model, 2 * d_model)
-        else:
-            self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.n_heads, self.dropout = n_heads, dropout
+        self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def _heads(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, d = x.shape
-        return x.view(b, t, self.n_heads, d // self.n_heads).transpose(1, 2)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, causal: bool = False,
+                past: tuple[torch.Tensor, torch.Tensor] | None = None):
+        q, k, v = (_heads(part, self.n_heads) for part in self.qkv(x).chunk(3, dim=-1))
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+            causal = causal and q.size(2) > 1
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.out(_merge(y)), (k, v)
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None, mask: torch.Tensor | None = None,
-                causal: bool = False) -> torch.Tensor:
-        if self.cross:
-            q = self.q(x)
-            k, v = self.kv(memory).chunk(2, dim=-1)
-        else:
-            q, k, v = self.qkv(x).chunk(3, dim=-1)
-        y = F.scaled_dot_product_attention(self._heads(q), self._heads(k), self._heads(v), attn_mask=mask,
-                                           dropout_p=self.dropout if self.training else 0.0, is_causal=causal)
-        b, _, t, _ = y.shape
-        return self.out(y.transpose(1, 2).reshape(b, t, -1))
+
+class CrossAttention(nn.Module):
+    """Attention over the encoder output; its keys and values are computed once per source (:meth:`memory`)."""
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float):
+        super().__init__()
+        self.n_heads, self.dropout = n_heads, dropout
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def memory(self, encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k, v = self.kv(encoded).chunk(2, dim=-1)
+        return _heads(k, self.n_heads), _heads(v, self.n_heads)
+
+    def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        y = F.scaled_dot_product_attention(_heads(self.q(x), self.n_heads), k, v, attn_mask=mask,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        return self.out(_merge(y))
 
 
 class FeedForward(nn.Sequential):
@@ -55,12 +77,12 @@ class EncoderLayer(nn.Module):
     def __init__(self, d_model: int, n_heads: int, ff_dim: int, dropout: float):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.attn = Attention(d_model, n_heads, dropout, cross=False)
+        self.attn = SelfAttention(d_model, n_heads, dropout)
         self.ff = FeedForward(d_model, ff_dim, dropout)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.norm1(x), mask=mask))
+        x = x + self.drop(self.attn(self.norm1(x), mask=mask)[0])
         return x + self.drop(self.ff(self.norm2(x)))
 
 
@@ -68,15 +90,16 @@ class DecoderLayer(nn.Module):
     def __init__(self, d_model: int, n_heads: int, ff_dim: int, dropout: float):
         super().__init__()
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.self_attn = Attention(d_model, n_heads, dropout, cross=False)
-        self.cross_attn = Attention(d_model, n_heads, dropout, cross=True)
+        self.self_attn = SelfAttention(d_model, n_heads, dropout)
+        self.cross_attn = CrossAttention(d_model, n_heads, dropout)
         self.ff = FeedForward(d_model, ff_dim, dropout)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_mask: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(self.self_attn(self.norm1(x), causal=x.size(1) > 1))
-        x = x + self.drop(self.cross_attn(self.norm2(x), memory=memory, mask=memory_mask))
-        return x + self.drop(self.ff(self.norm3(x)))
+    def forward(self, x, cross_k, cross_v, memory_mask, past=None):
+        attended, present = self.self_attn(self.norm1(x), causal=True, past=past)
+        x = x + self.drop(attended)
+        x = x + self.drop(self.cross_attn(self.norm2(x), cross_k, cross_v, memory_mask))
+        return x + self.drop(self.ff(self.norm3(x))), present
 
 
 class TransformerCopy(CopyModel):
@@ -116,29 +139,36 @@ class TransformerCopy(CopyModel):
         for layer in self.encoder:
             x = layer(x, mask)
         out = self.enc_norm(x)
-        return {"out": out, "keys": self.copy_key(out), "mask": mask, "keep": keep}
+        memory = {"out": out, "keys": self.copy_key(out), "mask": mask, "keep": keep}
+        for i, layer in enumerate(self.decoder):  # cross-attention keys/values: once per source, not per step
+            memory[f"cross_k{i}"], memory[f"cross_v{i}"] = layer.cross_attn.memory(out)
+        return memory
 
-    def decode(self, memory: Memory, tgt_in: torch.Tensor, cache: torch.Tensor | None = None):
-        # The cache is the token prefix: each step re-runs the (short) answer prefix. Answers are at
-        # most ~30 tokens, so this costs little and keeps one code path for training and decoding.
-        tokens = tgt_in if cache is None else torch.cat([cache, tgt_in], dim=1)
-        t = tokens.size(1)
-        x = self.embed(tokens) * math.sqrt(self.d_model) + self.tgt_pos(torch.arange(t, device=tokens.device))
-        x = self.drop(x)
-        for layer in self.decoder:
-            x = layer(x, memory["out"], memory["mask"])
-        hidden = self.dec_norm(x)[:, t - tgt_in.size(1):]
+    def decode(self, memory: Memory, tgt_in: torch.Tensor, cache: dict | None = None):
+        # The cache holds each decoder layer's self-attention keys and values of the positions so far.
+        start = 0 if cache is None else cache["k0"].size(2)
+        t = tgt_in.size(1)
+        positions = torch.arange(start, start + t, device=tgt_in.device)
+        x = self.drop(self.embed(tgt_in) * math.sqrt(self.d_model) + self.tgt_pos(positions))
+        new_cache = {}
+        for i, layer in enumerate(self.decoder):
+            past = None if cache is None else (cache[f"k{i}"], cache[f"v{i}"])
+            x, (new_cache[f"k{i}"], new_cache[f"v{i}"]) = layer(
+                x, memory[f"cross_k{i}"], memory[f"cross_v{i}"], memory["mask"], past)
+        hidden = self.dec_norm(x)
         scores = self.copy_query(hidden) @ memory["keys"].transpose(1, 2) / math.sqrt(self.d_model)
         scores = scores.float().masked_fill(~memory["keep"][:, None, :], float("-inf"))
         attn = scores.softmax(-1)
         context = attn.to(memory["out"].dtype) @ memory["out"]
         p_gen = torch.sigmoid(self.gate(torch.cat([hidden, context], dim=-1)))
-        return hidden, attn, p_gen, tokens
+        return hidden, attn, p_gen, new_cache
 
     def generator(self, hidden: torch.Tensor) -> torch.Tensor:
         return F.linear(hidden, self.embed.weight)
 
     @staticmethod
-    def reorder(memory: Memory, cache, index: torch.Tensor):
+    def reorder(memory: Memory, cache: dict | None, index: torch.Tensor):
         memory = {k: v.index_select(0, index) for k, v in memory.items()}
-        return memory, None if cache is None else cache.index_select(0, index)
+        if cache is not None:
+            cache = {k: v.index_select(0, index) for k, v in cache.items()}
+        return memory, cache
