@@ -131,8 +131,9 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
         except json.JSONDecodeError:
             secrets.add(text)  # access_token files hold the bare token
             continue
-        if isinstance(obj, dict):
-            secrets.update(str(v).strip() for k, v in obj.items() if k != "username" and isinstance(v, str))
+        if isinstance(obj, dict):  # kaggle.json: key; credentials.json (kaggle auth login): *_token
+            secrets.update(v.strip() for k, v in obj.items() if isinstance(v, str)
+                           and ("key" in k.lower() or k.lower().endswith("token")))
     return sorted(s for s in secrets if len(s) >= MIN_SECRET_LEN)
 
 
@@ -715,7 +716,10 @@ def run(upload_dir: str | Path = DEFAULT_OUT, resume_from: str | None = None, ke
     if internet is not None:
         meta["enable_internet"] = internet
     validate_kernel_metadata(meta, folder)
-    write_json(meta_path, meta)
+    if kernel_slug or resume_from or internet is not None:
+        write_json(meta_path, meta)  # kept, so that status and download follow this kernel
+        print(f"{meta_path}: id {meta['id']}, kernel_sources {meta['kernel_sources']}, "
+              f"internet {'on' if meta['enable_internet'] else 'off'}")
     for ref in meta.get("dataset_sources", []):
         status = run_kaggle(["datasets", "status", ref], env=env, quiet=True, check=False)
         if status.returncode != 0 or "ready" not in status.stdout.lower():

@@ -104,6 +104,8 @@ def upload(tmp_path_factory) -> dict:
         folder.mkdir(parents=True)
         (folder / "kaggle.json").write_text(json.dumps({"username": "alice", "key": PLANTED_KEY}))
     (home / ".kaggle" / "access_token").write_text("planted0access0token0" + PLANTED_KEY[:20])
+    (home / ".kaggle" / "credentials.json").write_text(json.dumps(
+        {"refresh_token": "planted0refresh0" + PLANTED_KEY[:24], "access_token": "", "username": "alice"}))
     data = tmp / "data"
     write_codeqa(data, "train", TINY_ROWS * 4)
     write_codeqa(data, "dev", TINY_ROWS)
@@ -207,7 +209,7 @@ def test_no_credential_enters_any_produced_file_or_log(upload):
     for path in produced:
         assert path.name not in ("kaggle.json", "access_token", "credentials.json")
         content = all_bytes(path)
-        for secret in (PLANTED_KEY, ENV_KEY, PLANTED_KEY[:20]):
+        for secret in (PLANTED_KEY, ENV_KEY, PLANTED_KEY[:20], "planted0refresh0"):
             assert secret.encode() not in content, f"{secret} found in {path}"
     for secret in (PLANTED_KEY, ENV_KEY):
         assert secret not in upload["stdout"] + upload["stderr"]
