@@ -94,3 +94,32 @@ def test_cli_evaluate_refuses_non_checkpoint(tiny_data, tmp_path):
                      "--out", str(tmp_path / "p.txt"))
     assert result.returncode == 1 and "model.pt: not a readable codeqa checkpoint" in result.stderr
     assert not (tmp_path / "p.txt").exists()
+
+
+def test_cli_answer_on_a_small_function(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    result = run_cli("train", "--config", "quick", "--data-dir", str(tiny_data), "--out-dir", str(out),
+                     "--set", "epochs=1", "--set", "batch_size=16")
+    assert result.returncode == 0, result.stderr
+    source = tmp_path / "add.py"
+    source.write_text("def add_numbers(a, b):\n    '''Add.'''\n    return a + b\n", encoding="utf-8")
+    model = str(out / "best_model_python.pt")
+    result = run_cli("answer", "--checkpoint", model, "--code", str(source), "--question", "What does the code return?")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1 and result.stdout.strip()
+    result = run_cli("answer", "--checkpoint", model, "--code-text", "def f(x):\n    return x * 2",
+                     "--question", "What does the code return ?", "--top-k", "3")
+    assert result.returncode == 0, result.stderr
+    scores = [float(line.split()[0]) for line in result.stdout.splitlines()]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    broken = tmp_path / "broken.py"
+    broken.write_text("x = 1\ndef f(:\n", encoding="utf-8")
+    result = run_cli("answer", "--checkpoint", model, "--code", str(broken), "--question", "What ?")
+    assert result.returncode == 1 and f"{broken}:2: not valid Python" in result.stderr
+
+
+def test_code_fields_match_training_format():
+    from codeqa.answer import code_fields
+
+    code, original = code_fields("def add_numbers(a, b):\n    '''Return the sum.'''\n    return a + b\n")
+    assert (code, original) == ("def add numbers a b return a + b", "def add_numbers a b return a + b")

@@ -1,0 +1,62 @@
+"""`codeqa answer`: ask a trained model a question about a piece of raw Python."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import torch
+
+from codeqa.checkpoint import load_model
+from codeqa.data import Example
+from codeqa.decode import predict
+from codeqa.errors import CodeQAError
+from codeqa.synth.code import ParsedSource
+
+
+def code_fields(source: str, origin: str = "<code>") -> tuple[str, str]:
+    """Raw Python → ``(code, code_original)`` in the training data's one-line format.
+
+    The first function defined in the text is used (CodeQA's snippets are functions); a text without
+    a function is serialised whole, as if it were a function's body.
+    """
+    try:
+        parsed = ParsedSource.parse(source, origin)
+    except SyntaxError as err:
+        raise CodeQAError(f"{origin}:{err.lineno or 1}: not valid Python ({err.msg}); expected a Python "
+                          "function or statements") from None
+    except ValueError as err:
+        raise CodeQAError(f"{origin}: not valid Python ({err})") from None
+    functions = [n for n in ast.walk(parsed.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if functions:
+        return parsed.function_code(min(functions, key=lambda n: (n.lineno, n.col_offset)))
+    wrapped = "def snippet():\n" + "".join("    " + line for line in source.splitlines(keepends=True))
+    parsed = ParsedSource.parse(wrapped, origin)
+    code, original = parsed.function_code(parsed.tree.body[0])
+    strip = len("def snippet ")
+    return code[strip:].strip(), original[strip:].strip()
+
+
+def answer(checkpoint_path: str | Path, question: str, *, code: str | None = None, code_file: str | None = None,
+           top_k: int = 1, beam_size: int | None = None, device: str | None = None) -> list[tuple[str, float]]:
+    if (code is None) == (code_file is None):
+        raise CodeQAError("give the code with exactly one of --code FILE or --code-text TEXT")
+    if code_file is not None:
+        try:
+            code = Path(code_file).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CodeQAError(f"{code_file}: file not found") from None
+        except UnicodeDecodeError as err:
+            raise CodeQAError(f"{code_file}: not UTF-8 text ({err.reason})") from None
+    if not question.strip():
+        raise CodeQAError("--question is empty")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model, vocab, config = load_model(checkpoint_path, dev)
+    split_code, original = code_fields(code, code_file or "--code-text")
+    text = original if config.code_field == "code.original" else split_code
+    question = " ".join(question.replace("?", " ?").split())
+    beam = max(top_k, beam_size or config.beam_size)
+    outputs = predict(model, [Example(question, text, "")], vocab, beam_size=beam, max_src_len=config.max_src_len,
+                      max_tgt_len=config.max_tgt_len, length_penalty=config.length_penalty, device=dev,
+                      top_k=top_k)
+    return outputs[0]
