@@ -298,7 +298,7 @@ class Plan:
 
     def describe(self) -> str:
         return "\n".join([
-            f"processes: {self.nproc} ({'one per GPU, with torchrun' if self.nproc > 1 else 'one'})",
+            f"processes: {self.nproc}" + (" (one per GPU, with torchrun)" if self.nproc > 1 else ""),
             f"quick test (cell 6) → {self.quick_out}", "  " + shlex.join(self.quick_cmd),
             f"full training (cell 7) → {self.full_out}", "  " + shlex.join(self.full_cmd)])
 

@@ -56,8 +56,12 @@ if ON_KAGGLE:
         if not present:
             wheels.append(wheel)
     print("installing:", ", ".join(os.path.basename(w) for w in wheels), flush=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
-                    "--force-reinstall", "--find-links", wheel_dir, *wheels], check=True)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
+                          "--force-reinstall", "--find-links", wheel_dir, *wheels],
+                         check=False, capture_output=True, text=True)
+    print(pip.stdout + pip.stderr)  # into the notebook: a child's own output would go to the server log
+    if pip.returncode != 0:
+        raise RuntimeError(f"pip could not install the wheels bundled in {wheel_dir} (its output is above)")
     importlib.invalidate_caches()
 elif importlib.util.find_spec("codeqa") is None:
     raise ModuleNotFoundError("codeqa is not installed here: run `pip install -e .` in the repository")
