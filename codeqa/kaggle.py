@@ -725,7 +725,16 @@ def run(upload_dir: str | Path = DEFAULT_OUT, resume_from: str | None = None, ke
         if status.returncode != 0 or "ready" not in status.stdout.lower():
             print(f"warning: dataset {ref} is not ready ({status.stdout.strip() or 'no status'}); "
                   "the run may start without it: `codeqa kaggle push` first", file=sys.stderr)
-    run_kaggle(["kernels", "push", "-p", str(folder)], env=env)
+    # --accelerator as well as machine_shape: kaggle CLIs older than the flag ignore machine_shape too, and
+    # Kaggle then hands out a P100 that today's torch cannot use; better to stop here with a clear message.
+    try:
+        run_kaggle(["kernels", "push", "-p", str(folder), "--accelerator", meta["machine_shape"]], env=env)
+    except CodeQAError as err:
+        if "unrecognized arguments" in str(err) and "--accelerator" in str(err):
+            raise CodeQAError(f"{err}\nThis kaggle CLI is too old to ask for the GPU T4 x2 machine (it "
+                              "would silently run on a P100, which today's torch cannot use): "
+                              "pip install -U kaggle") from None
+        raise
     ref = meta["id"]
     print(f"started {ref}: https://www.kaggle.com/code/{ref}\n"
           f"follow it with `codeqa kaggle status --upload-dir {upload_dir}`, "

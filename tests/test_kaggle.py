@@ -32,6 +32,10 @@ with open(os.environ["FAKE_KAGGLE_LOG"], "a") as log:
 line = " ".join(args)
 if os.environ.get("FAKE_KAGGLE_ECHO_KEY"):
     print("debug: using key " + os.environ.get("KAGGLE_KEY", ""))
+if os.environ.get("FAKE_KAGGLE_OLD") and "--accelerator" in args:
+    print("usage: kaggle [-h] [-v] [-W] ...", file=sys.stderr)
+    print("kaggle: error: unrecognized arguments: --accelerator NvidiaTeslaT4", file=sys.stderr)
+    sys.exit(2)
 fail = os.environ.get("FAKE_KAGGLE_FAIL")
 if fail and fail in line:
     print("403 Client Error: Forbidden for url: https://www.kaggle.com/api/v1/" + args[0], file=sys.stderr)
@@ -368,7 +372,8 @@ def test_run_pushes_the_kernel_and_resume_from_adds_the_earlier_run(fake, tmp_pa
     result = run_cli("kaggle", "run", "--upload-dir", str(upload_dir), "--resume-from", "alice/codeqa-train",
                      "--kernel-slug", "codeqa-train-2", env=fake["env"])
     assert result.returncode == 0, result.stderr
-    assert fake["calls"]()[-1] == ["kernels", "push", "-p", str(upload_dir / "kernel")]
+    assert fake["calls"]()[-1] == ["kernels", "push", "-p", str(upload_dir / "kernel"),
+                                   "--accelerator", "NvidiaTeslaT4"]
     meta = json.loads((upload_dir / "kernel" / "kernel-metadata.json").read_text())
     assert meta["kernel_sources"] == ["alice/codeqa-train"]
     assert meta["id"] == "alice/codeqa-train-2" and meta["title"] == "Codeqa Train 2"
@@ -396,6 +401,12 @@ def test_kaggle_failures_are_reported_clearly(fake):
     assert "error: `kaggle kernels push -p" in result.stderr and "failed (exit status 1)" in result.stderr
     assert "403 Client Error: Forbidden" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_kaggle_cli_too_old_to_choose_the_t4_machine_is_refused(fake):
+    result = run_cli("kaggle", "run", "--upload-dir", str(fake["out"]), env=dict(fake["env"], FAKE_KAGGLE_OLD="1"))
+    assert result.returncode == 1
+    assert "too old to ask for the GPU T4 x2" in result.stderr and "pip install -U kaggle" in result.stderr
 
 
 def test_errors_the_kaggle_cli_prints_with_exit_status_zero_are_caught(fake):
