@@ -149,7 +149,7 @@ def _run_make_dataset(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- the parser
-SUBCOMMANDS = [_add_build_vocab, _add_kaggle]
+SUBCOMMANDS = [_add_build_vocab, _add_kaggle, _add_make_dataset]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,233 @@
+"""Source tree → a CodeQA-layout dataset: find files, read functions, make pairs, split, write atomically."""
+
+from __future__ import annotations
+
+import ast
+import io
+import os
+import random
+import shutil
+import sysconfig
+import tempfile
+import tokenize
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeqa.data import SPLITS, write_split
+from codeqa.errors import CodeQAError
+from codeqa.fileio import write_json
+from codeqa.qtypes import QUESTION_TYPES, question_type
+from codeqa.synth.code import ParsedSource, has_real_body
+from codeqa.synth.questions import qa_pairs
+
+GENERATOR = "codeqa make-dataset"
+FIELDS = ("question", "answer", "code", "code.original")
+# Never read: caches, environments, version control.
+SKIP_DIRS = frozenset({"__pycache__", "site-packages", "dist-packages", "node_modules", ".git", ".hg",
+                       ".svn", ".tox", ".venv", "venv", ".mypy_cache", ".pytest_cache"})
+# Also skipped in the standard library: test suites, demos, and old or tool-only packages.
+STDLIB_SKIP_DIRS = frozenset({"test", "tests", "idle_test", "idlelib", "lib2to3", "turtledemo", "ensurepip",
+                              "pydoc_data", "config-3", "Tools"})
+MAX_CODE_TOKENS = 400   # CodeQA's longest .code line has 258 tokens; longer functions are left out
+
+
+@dataclass
+class Function:
+    code: str
+    code_original: str
+    pairs: list[tuple[str, str]]
+
+
+def stdlib_root() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def find_files(sources: list[str]) -> list[tuple[Path, bool]]:
+    """(file, is_stdlib) for every ``.py`` file under the sources, sorted within each source; a source
+    that does not exist is a :class:`CodeQAError` naming it."""
+    found: list[tuple[Path, bool]] = []
+    seen: set[Path] = set()
+    for source in sources:
+        is_stdlib = source == "stdlib"
+        root = stdlib_root() if is_stdlib else Path(source)
+        if not root.exists():
+            raise CodeQAError(f"{source}: source path not found (give a folder or .py file, or 'stdlib')")
+        skip = SKIP_DIRS | (STDLIB_SKIP_DIRS if is_stdlib else frozenset())
+        files = [root] if root.is_file() else sorted(
+            (Path(d) / f for d, dirs, fs in os.walk(root) for f in fs if f.endswith(".py")
+             and not (set(Path(d).relative_to(root).parts) & skip) and not f.startswith(".")),
+            key=lambda p: p.relative_to(root).as_posix())
+        for path in files:
+            if path.resolve() not in seen:
+                seen.add(path.resolve())
+                found.append((path, is_stdlib))
+    return found
+
+
+def read_functions(path: Path, seed: int) -> list[Function]:
+    """The documented functions of one file that give at least one pair. Raises OSError, SyntaxError,
+    UnicodeDecodeError or ValueError for a file that cannot be read or parsed."""
+    raw = path.read_bytes()
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
+    text = raw.decode(encoding)
+    source = ParsedSource.parse(text, filename=str(path))
+    functions = []
+    for node in _functions(source.tree):
+        docstring = ast.get_docstring(node)
+        if not docstring or not has_real_body(node):
+            continue
+        pairs = qa_pairs(docstring, seed=seed)
+        if not pairs:
+            continue
+        code, code_original = source.function_code(node)
+        if len(code.split()) > MAX_CODE_TOKENS:
+            continue
+        functions.append(Function(code, code_original, pairs))
+    return functions
+
+
+def _functions(tree: ast.AST):
+    """Function nodes in source order, methods and nested functions included."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node
+        yield from _functions(node)
+
+
+def parse_split(text: str) -> tuple[float, float, float]:
+    """``"0.8,0.1,0.1"`` → shares of train, dev, test (non-negative, summing to 1)."""
+    try:
+        shares = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        shares = ()
+    if len(shares) != 3 or any(s < 0 for s in shares) or abs(sum(shares) - 1) > 1e-6:
+        raise CodeQAError(f"--split must be three non-negative shares of train,dev,test summing to 1 "
+                          f"(e.g. 0.8,0.1,0.1), got {text!r}")
+    return shares  # type: ignore[return-value]
+
+
+def _assign(functions: list[Function], shares: tuple[float, float, float], seed: int) -> dict[str, list]:
+    """Shuffle the functions (random.Random(seed)) and cut them by the shares: a function, with all its
+    pairs, lands in exactly one split. Every split with a share gets at least one function."""
+    order = list(functions)
+    random.Random(seed).shuffle(order)
+    n = len(order)
+    sizes = [round(n * s) for s in shares[1:]]
+    sizes = [max(size, 1) if share > 0 else 0 for size, share in zip(sizes, shares[1:])]
+    if n - sum(sizes) < (1 if shares[0] > 0 else 0):
+        raise CodeQAError(f"only {n} usable function(s): too few to fill the train, dev and test splits")
+    dev_end = n - sum(sizes) + sizes[0]
+    train_end = n - sum(sizes)
+    return {"train": order[:train_end], "dev": order[train_end:dev_end], "test": order[dev_end:]}
+
+
+def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed: int = 0,
+                 split: str = "0.8,0.1,0.1", with_test: bool = False) -> dict:
+    """Build ``out/<lang>/<split>/<split>.{question,answer,code,code.original}`` and ``out/<lang>/stats.json``
+    from the Python files under ``sources`` (``"stdlib"``: this interpreter's standard library).
+
+    The same sources and seed give byte-identical files. Everything is written to a temporary folder
+    beside the destination and renamed into place at the end, so a failure leaves nothing half-written.
+    Returns the statistics that are also saved as ``stats.json``.
+    """
+    shares = parse_split(split)
+    files = find_files(sources)
+    if not files:
+        raise CodeQAError(f"no .py files found under {', '.join(sources)}")
+    functions: list[Function] = []
+    skipped: list[dict[str, str]] = []
+    seen_code: set[str] = set()
+    for path, _ in files:
+        try:
+            found = read_functions(path, seed)
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError, LookupError) as err:
+            reason = f"{type(err).__name__}: {err}".splitlines()[0][:200]
+            skipped.append({"path": str(path), "reason": reason})
+            continue
+        for function in found:
+            if function.code_original not in seen_code:   # the same code twice would leak across splits
+                seen_code.add(function.code_original)
+                functions.append(function)
+    if not functions:
+        raise CodeQAError(f"no documented function under {', '.join(sources)} gave a question")
+    assigned = _assign(functions, shares, seed)
+    written = [s for s in SPLITS if assigned[s] and (s != "test" or with_test)]
+
+    stats = {
+        "generator": GENERATOR,
+        "sources": [f"stdlib ({stdlib_root()})" if s == "stdlib" else s for s in sources],
+        "lang": lang, "seed": seed, "split": dict(zip(SPLITS, shares)), "with_test": with_test,
+        "files": {"found": len(files), "read": len(files) - len(skipped), "skipped": len(skipped)},
+        "skipped_files": skipped,
+        "functions": {s: len(assigned[s]) for s in written},
+        "pairs": {s: sum(len(f.pairs) for f in assigned[s]) for s in written},
+        "question_types": {},
+    }
+    stats["pairs"]["total"] = sum(stats["pairs"].values())
+    for s in written:
+        counts = Counter(question_type(q) for f in assigned[s] for q, _ in f.pairs)
+        stats["question_types"][s] = {t: counts[t] for t in QUESTION_TYPES if counts[t]}
+    total = Counter()
+    for counts in stats["question_types"].values():
+        total.update(counts)
+    stats["question_types"]["total"] = {t: total[t] for t in QUESTION_TYPES if total[t]}
+
+    _write(Path(out), lang, {s: assigned[s] for s in written}, stats)
+    return stats
+
+
+def _write(out: Path, lang: str, splits: dict[str, list[Function]], stats: dict) -> None:
+    final = out / lang
+    if final.exists() and not _ours(final):
+        raise CodeQAError(f"{final} exists and was not made by {GENERATOR}: refusing to replace it "
+                          "(choose another --out)")
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{lang}.", suffix=".tmp", dir=out))
+    try:
+        for name, functions in splits.items():
+            rows = [{"question": q, "answer": a, "code": f.code, "code.original": f.code_original}
+                    for f in functions for q, a in f.pairs]
+            write_split(staging, lang, name, rows)
+        write_json(staging / lang / "stats.json", stats)
+        old = staging / "old"
+        if final.exists():
+            final.rename(old)
+        try:
+            (staging / lang).rename(final)
+        except OSError:
+            if old.exists():
+                old.rename(final)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _ours(folder: Path) -> bool:
+    """A folder this command wrote before (its stats.json says so), which a new run may replace."""
+    import json
+
+    try:
+        return json.loads((folder / "stats.json").read_text(encoding="utf-8")).get("generator") == GENERATOR
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def format_stats(stats: dict) -> str:
+    """The statistics as a short text report: files, functions and pairs per split, question types."""
+    files, splits = stats["files"], list(stats["functions"])
+    read = f"read {files['read']} of {files['found']} files"
+    lines = [f"{read} ({files['skipped']} skipped: unreadable or not Python)"]
+    lines += [f"  skipped {s['path']}: {s['reason']}" for s in stats["skipped_files"][:10]]
+    if files["skipped"] > 10:
+        lines.append(f"  ... and {files['skipped'] - 10} more (see stats.json)")
+    lines.append(f"{'':20s}" + "".join(f"{s:>8s}" for s in splits) + f"{'total':>8s}{'share':>8s}")
+    lines.append(f"{'functions':20s}" + "".join(f"{stats['functions'][s]:8d}" for s in splits)
+                 + f"{sum(stats['functions'].values()):8d}")
+    lines.append(f"{'QA pairs':20s}" + "".join(f"{stats['pairs'][s]:8d}" for s in splits)
+                 + f"{stats['pairs']['total']:8d}")
+    total = stats["question_types"]["total"]
+    for qtype, count in total.items():
+        per_split = "".join(f"{stats['question_types'][s].get(qtype, 0):8d}" for s in splits)
+        lines.append(f"  {qtype:18s}{per_split}{count:8d}{100 * count / stats['pairs']['total']:7.1f}%")
+    return "\n".join(lines)
