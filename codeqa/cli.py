@@ -42,6 +42,86 @@ def _run_build_vocab(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- train
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="kaggle_t4",
+                   help="a bundled config (quick, kaggle_t4, paper_lstm) or a YAML file (default kaggle_t4)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set epochs=2 (repeatable; unknown keys are an error)")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model (single process, or one per GPU under torchrun)",
+                       description="Train on <data-dir>/<lang>/train, validate on <data-dir>/<lang>/dev. "
+                                   "Multi-GPU: torchrun --nproc_per_node=N -m codeqa train ...")
+    _add_config_args(p)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--vocab", help="a vocabulary JSON (default: built from the training split)")
+    p.add_argument("--resume", metavar="auto|PATH",
+                   help="continue from a checkpoint; auto = the newest in --out-dir (or start fresh if none)")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from codeqa.config import load_config
+    from codeqa.train import train
+
+    config = load_config(args.config, args.overrides)
+    train(config, args.data_dir, args.out_dir, vocab_path=args.vocab, resume=args.resume)
+    return 0
+
+
+# ---------------------------------------------------------------- evaluate
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="decode a split with a checkpoint and score the answers",
+                       description="Write one predicted answer a line (aligned with the split) and print "
+                                   "F1, ROUGE-L, exact match, official BLEU and sacreBLEU, by question type.")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--lang", default=None, help="default: the checkpoint's")
+    p.add_argument("--split", default="test")
+    p.add_argument("--beam", type=int, default=None, help="beam size (default: the checkpoint's config; 1 = greedy)")
+    p.add_argument("--length-penalty", type=float, default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--out", required=True, help="the predictions file to write")
+    p.add_argument("--metrics-out", help="also save the metrics as JSON here")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from codeqa.evaluate import evaluate
+
+    evaluate(args.checkpoint, args.data_dir, args.split, args.out, metrics_out=args.metrics_out, lang=args.lang,
+             beam_size=args.beam, length_penalty=args.length_penalty, batch_size=args.batch_size,
+             device=args.device)
+    return 0
+
+
+# ---------------------------------------------------------------- bench
+def _add_bench(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("bench", help="measure training and decoding speed; prints one JSON line")
+    _add_config_args(p)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--steps", type=int, default=50, help="timed training steps (after 10 warm-up steps)")
+    p.add_argument("--decode-examples", type=int, default=512)
+    p.add_argument("--device", default=None)
+    p.set_defaults(run=_run_bench)
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from codeqa.bench import run_bench
+    from codeqa.config import load_config
+
+    config = load_config(args.config, args.overrides)
+    print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, decode_examples=args.decode_examples,
+                               device=args.device)))
+    return 0
+
+
 # ---------------------------------------------------------------- kaggle
 def _add_kaggle(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("kaggle", help="package for Kaggle, upload, run the notebook, fetch its outputs",
@@ -148,8 +228,38 @@ def _run_make_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- answer
+def _add_answer(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("answer", help="answer a question about a piece of Python with a trained model",
+                       description="Turn raw Python (its first function) into the training data's code format "
+                                   "and print the model's answer; with --top-k, the K best with their scores.")
+    p.add_argument("--checkpoint", required=True)
+    code = p.add_mutually_exclusive_group(required=True)
+    code.add_argument("--code", dest="code_file", metavar="FILE", help="a Python file")
+    code.add_argument("--code-text", metavar="TEXT", help="Python source given on the command line")
+    p.add_argument("--question", required=True)
+    p.add_argument("--top-k", type=int, default=1)
+    p.add_argument("--beam", type=int, default=None, help="beam size (default: the checkpoint's config)")
+    p.add_argument("--device", default=None)
+    p.set_defaults(run=_run_answer)
+
+
+def _run_answer(args: argparse.Namespace) -> int:
+    from codeqa.answer import answer
+
+    options = answer(args.checkpoint, args.question, code=args.code_text, code_file=args.code_file,
+                     top_k=args.top_k, beam_size=args.beam, device=args.device)
+    if args.top_k == 1:
+        print(options[0][0] if options else "")
+    else:
+        for text, score in options:
+            print(f"{score:8.3f}  {text}")
+    return 0
+
+
 # ---------------------------------------------------------------- the parser
-SUBCOMMANDS = [_add_build_vocab, _add_kaggle, _add_make_dataset]
+SUBCOMMANDS = [_add_make_dataset, _add_build_vocab, _add_train, _add_evaluate, _add_answer, _add_bench,
+               _add_kaggle]
 
 
 def build_parser() -> argparse.ArgumentParser:
