@@ -20,7 +20,9 @@ def _add_build_vocab(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build-vocab", help="build the JSON vocabulary from a training split",
                        description="Build the token vocabulary from one split (the training split: never "
                                    "from validation or test data) and save it as JSON.")
-    p.add_argument("--data-dir", required=True, help="root of the CodeQA layout <data_dir>/<lang>/<split>/")
+    p.add_argument("--data-dir", required=True, action="append",
+                   help="root of the CodeQA layout <data_dir>/<lang>/<split>/; repeat it to pool several "
+                        "datasets' training splits (e.g. generated pre-training data and CodeQA)")
     p.add_argument("--lang", default="python")
     p.add_argument("--split", default="train")
     p.add_argument("--code-field", default="code", choices=["code", "code.original"],
@@ -35,7 +37,8 @@ def _run_build_vocab(args: argparse.Namespace) -> int:
     from codeqa.data import read_split
     from codeqa.vocab import Vocab
 
-    examples = read_split(args.data_dir, args.lang, args.split, args.code_field)
+    examples = [ex for data_dir in args.data_dir for ex in read_split(data_dir, args.lang, args.split,
+                                                                        args.code_field)]
     vocab = Vocab.build(examples, min_freq=args.min_freq, max_size=args.max_size)
     vocab.save(args.out)
     print(f"vocabulary of {len(vocab)} tokens from {len(examples)} {args.split} examples → {args.out}")

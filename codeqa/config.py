@@ -44,6 +44,7 @@ class TrainConfig:
     max_vocab: int = 50000
     max_train_examples: int = 0  # 0 = all; a cap for quick runs
     max_valid_examples: int = 0
+    init_from: str = ""  # a checkpoint whose weights (and vocabulary) start the training: fine-tuning
     # optimisation
     optimizer: str = "adamw"  # adamw | adagrad
     lr: float = 5e-4

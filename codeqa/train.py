@@ -252,15 +252,19 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
     set_seed(config.seed)
     resume_path = _resolve_resume(resume, out_dir)
     state = checkpoint.load(resume_path) if resume_path else None
+    # init_from: start from another run's weights (pre-training on generated data, then fine-tuning)
+    init_state = checkpoint.load(config.init_from) if config.init_from and state is None else None
     train_examples, valid_examples = load_examples(config, data_dir)
     if vocab_path:
         vocab = Vocab.load(vocab_path)
-    elif state is not None:
-        vocab = Vocab(state["vocab"])
+    elif state is not None or init_state is not None:
+        vocab = Vocab((state or init_state)["vocab"])
     else:
         vocab = Vocab.build(train_examples, min_freq=config.min_freq, max_size=config.max_vocab)
     if state is not None:
         checkpoint.check_compatible(state, resume_path, config, vocab)
+    if init_state is not None:
+        checkpoint.check_compatible(init_state, config.init_from, config, vocab)
     if runtime.main:
         vocab.save(out_dir / "vocab.json")
 
@@ -296,9 +300,12 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
         start_epoch, step = state["epoch"] + 1, state["step"]
         elapsed_before = state.get("elapsed", 0.0)
         log.info("resumed from %s (epoch %d, step %d)", resume_path, state["epoch"], step)
+    elif init_state is not None:
+        model.load_state_dict(init_state["model"])
+        log.info("initialised from %s (trained %d epochs)", config.init_from, init_state["epoch"])
     elif resume == "auto":
         log.info("no checkpoint in %s: starting from scratch", out_dir)
-    del state
+    del state, init_state
 
     ddp_model = DistributedDataParallel(model) if runtime.world > 1 else model
     max_seconds = parse_duration(config.max_time)

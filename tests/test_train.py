@@ -130,3 +130,15 @@ def test_ddp_two_cpu_processes(tiny_data, tmp_path):
     assert [r["epoch"] for r in rows] == [1, 2]  # written once, by rank 0
     assert (out / "best_model_python.pt").is_file()
     assert (out / "logs.txt").read_text().count("epoch 2/2") == 1
+
+
+def test_init_from_fine_tunes_from_another_run(tiny_data, tmp_path):
+    pretrained = tmp_path / "pretrained"
+    train(_config("epochs=1"), tiny_data, pretrained)
+    start = pretrained / "best_model_python.pt"
+    summary = train(_config("epochs=1", f"init_from={start}"), tiny_data, tmp_path / "tuned")
+    assert summary["epochs_run"] == 1
+    assert "initialised from" in (tmp_path / "tuned" / "logs.txt").read_text()
+    assert (tmp_path / "tuned" / "vocab.json").read_text() == (pretrained / "vocab.json").read_text()
+    with pytest.raises(CodeQAError, match="another model configuration"):
+        train(_config("epochs=1", "d_model=32", f"init_from={start}"), tiny_data, tmp_path / "bad")
