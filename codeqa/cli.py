@@ -215,6 +215,11 @@ def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="0.8,0.1,0.1", help="train,dev,test shares of the functions")
     p.add_argument("--with-test", action="store_true",
                    help="also write the test split (without it the test share is left out)")
+    p.add_argument("--exclude-like", action="append", default=[], metavar="DATA_DIR",
+                   help="leave out functions that are near-duplicates of the held-out examples (--exclude-splits) "
+                        "of this CodeQA-layout dataset: pre-training data must not contain validation or test "
+                        "code (repeatable)")
+    p.add_argument("--exclude-splits", default="dev,test", help="which splits --exclude-like reads (default dev,test)")
     p.set_defaults(run=_run_make_dataset)
 
 
@@ -224,8 +229,22 @@ def _run_make_dataset(args: argparse.Namespace) -> int:
     from codeqa.synth.dataset import format_stats, make_dataset
 
     start = time.perf_counter()
+    exclude = None
+    if args.exclude_like:
+        from codeqa.data import available_splits, read_split
+        from codeqa.errors import CodeQAError
+        from codeqa.synth.overlap import OverlapIndex
+
+        held_out = []
+        for data_dir in args.exclude_like:
+            splits = [s for s in args.exclude_splits.split(",") if s in available_splits(data_dir, args.lang)]
+            if not splits:
+                raise CodeQAError(f"--exclude-like {data_dir}: none of the splits {args.exclude_splits} found "
+                                  f"under {data_dir}/{args.lang}/")
+            held_out += [ex.code for s in splits for ex in read_split(data_dir, args.lang, s, "code.original")]
+        exclude = OverlapIndex(held_out)
     stats = make_dataset(args.source, args.out, lang=args.lang, seed=args.seed, split=args.split,
-                         with_test=args.with_test)
+                         with_test=args.with_test, exclude=exclude)
     print(format_stats(stats))
     print(f"wrote {args.out}/{args.lang}/ in {time.perf_counter() - start:.1f} s")
     return 0

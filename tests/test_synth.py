@@ -15,7 +15,7 @@ from codeqa.synth import dataset as dataset_module
 from codeqa.synth.code import ParsedSource, split_words
 from codeqa.synth.dataset import find_files, make_dataset, read_functions, stdlib_root
 from codeqa.synth.questions import qa_pairs
-from tests.conftest import run_cli
+from tests.conftest import run_cli, write_codeqa
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLE = FIXTURES / "sample_module.py"
@@ -352,3 +352,26 @@ def test_stdlib_package_end_to_end(tmp_path):
     assert stats["pairs"]["total"] > 500 and stats["files"]["skipped"] == 0
     assert {"what", "how", "where", "when", "for what purpose", "yes-no"} <= types.keys()
     assert 0.5 < types["what"] / stats["pairs"]["total"] < 0.85
+
+
+def test_exclude_like_drops_near_duplicates_of_held_out_code(tmp_path):
+    source = _many_functions(tmp_path / "src", n=40)
+    make_dataset([str(source)], tmp_path / "plain", seed=1, with_test=True)
+    train_codes = read_lines(tmp_path / "plain" / "python" / "train" / "train.code.original")
+    target = train_codes[0]
+    held_out = tmp_path / "codeqa"
+    # the same function as a held-out example, with a small edit: still a near-duplicate
+    write_codeqa(held_out, "dev", [("What does the code do ?", target + " extra", "something")])
+    write_codeqa(held_out, "test", [("What ?", "def unrelated thing return 42", "x")])
+    out = tmp_path / "clean"
+    result = run_cli("make-dataset", "--source", str(source), "--out", str(out), "--seed", "1", "--with-test",
+                     "--exclude-like", str(held_out))
+    assert result.returncode == 0, result.stderr
+    stats = json.loads((out / "python" / "stats.json").read_text(encoding="utf-8"))
+    assert stats["excluded_near_duplicates"] == {"held_out_snippets": 2, "functions": 1}
+    written = [line for split in ("train", "dev", "test")
+               for line in read_lines(out / "python" / split / f"{split}.code.original")]
+    assert target not in written and len(set(written)) == 39
+    result = run_cli("make-dataset", "--source", str(source), "--out", str(tmp_path / "x"),
+                     "--exclude-like", str(tmp_path / "nowhere"))
+    assert result.returncode == 1 and "nowhere" in result.stderr

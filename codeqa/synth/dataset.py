@@ -19,6 +19,7 @@ from codeqa.errors import CodeQAError
 from codeqa.fileio import write_json
 from codeqa.qtypes import QUESTION_TYPES, question_type
 from codeqa.synth.code import ParsedSource, has_real_body
+from codeqa.synth.overlap import OverlapIndex
 from codeqa.synth.questions import qa_pairs
 
 GENERATOR = "codeqa make-dataset"
@@ -123,13 +124,15 @@ def _assign(functions: list[Function], shares: tuple[float, float, float], seed:
 
 
 def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed: int = 0,
-                 split: str = "0.8,0.1,0.1", with_test: bool = False) -> dict:
+                 split: str = "0.8,0.1,0.1", with_test: bool = False,
+                 exclude: OverlapIndex | None = None) -> dict:
     """Build ``out/<lang>/<split>/<split>.{question,answer,code,code.original}`` and ``out/<lang>/stats.json``
     from the Python files under ``sources`` (``"stdlib"``: this interpreter's standard library).
 
     The same sources and seed give byte-identical files. Everything is written to a temporary folder
     beside the destination and renamed into place at the end, so a failure leaves nothing half-written.
-    Returns the statistics that are also saved as ``stats.json``.
+    Returns the statistics that are also saved as ``stats.json``. With ``exclude``, functions that are
+    near-duplicates of held-out examples are left out (and counted).
     """
     shares = parse_split(split)
     files = find_files(sources)
@@ -138,6 +141,7 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
     functions: list[Function] = []
     skipped: list[dict[str, str]] = []
     seen_code: set[str] = set()
+    excluded = 0
     for path, _ in files:
         try:
             found = read_functions(path, seed)
@@ -146,9 +150,13 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
             skipped.append({"path": str(path), "reason": reason})
             continue
         for function in found:
-            if function.code_original not in seen_code:   # the same code twice would leak across splits
-                seen_code.add(function.code_original)
-                functions.append(function)
+            if function.code_original in seen_code:   # the same code twice would leak across splits
+                continue
+            seen_code.add(function.code_original)
+            if exclude is not None and exclude.contains(function.code_original):
+                excluded += 1
+                continue
+            functions.append(function)
     if not functions:
         raise CodeQAError(f"no documented function under {', '.join(sources)} gave a question")
     assigned = _assign(functions, shares, seed)
@@ -160,6 +168,7 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
         "lang": lang, "seed": seed, "split": dict(zip(SPLITS, shares)), "with_test": with_test,
         "files": {"found": len(files), "read": len(files) - len(skipped), "skipped": len(skipped)},
         "skipped_files": skipped,
+        "excluded_near_duplicates": {"held_out_snippets": len(exclude), "functions": excluded} if exclude else None,
         "functions": {s: len(assigned[s]) for s in written},
         "pairs": {s: sum(len(f.pairs) for f in assigned[s]) for s in written},
         "question_types": {},
