@@ -53,3 +53,12 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Non
 def write_lines(path: str | os.PathLike, lines: list[str]) -> None:
     """One item a line, each ending in a newline."""
     write_text(path, "".join(line + "\n" for line in lines))
+
+
+def human_size(n: float) -> str:
+    """1536 → '1.5 KB'."""
+    for unit in ("B", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"

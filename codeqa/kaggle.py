@@ -36,7 +36,7 @@ from pathlib import Path, PurePosixPath
 
 from codeqa import __version__
 from codeqa.errors import CodeQAError
-from codeqa.fileio import atomic_open, write_json
+from codeqa.fileio import atomic_open, human_size, write_json
 from codeqa.kaggle_env import (
     CODE_MARKER,
     CODE_ZIP,
@@ -544,14 +544,6 @@ def _place(zip_path: Path, folder: Path) -> Path:
     return target
 
 
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
 def prepare(data_dir: str | Path, out: str | Path = DEFAULT_OUT, owner: str | None = None, *,
             internet: bool = False, lang: str = "python", vocab: str | Path | None = None,
             repo: str | Path | None = None, notebook: str | Path | None = None,
@@ -612,7 +604,7 @@ def prepare(data_dir: str | Path, out: str | Path = DEFAULT_OUT, owner: str | No
 
 def prepare_report(prepared: Prepared) -> str:
     meta = json.loads((prepared.kernel_folder / "kernel-metadata.json").read_text(encoding="utf-8"))
-    code_size, data_size = _human(prepared.code_zip.stat().st_size), _human(prepared.data_zip.stat().st_size)
+    code_size, data_size = human_size(prepared.code_zip.stat().st_size), human_size(prepared.data_zip.stat().st_size)
     lines = [f"{prepared.code_zip}  {code_size}  ({len(prepared.code_members)} files)",
              f"{prepared.data_zip}  {data_size}  ({len(prepared.data_members)} files)",
              (f"datasets: {', '.join(meta['dataset_sources'])} "

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from codeqa.errors import CodeQAError
+from codeqa.fileio import human_size
 
 KAGGLE_INPUT = Path("/kaggle/input")
 KAGGLE_WORKING = Path("/kaggle/working")
@@ -413,18 +414,10 @@ def summarize_run(out_dir: Path, expected: Sequence[str] = EXPECTED_OUTPUTS) -> 
             "metrics": final_metrics(out_dir)}
 
 
-def _size(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
-
-
 def format_summary(summary: dict) -> str:
     lines = [f"outputs in {summary['out_dir']}:"]
-    lines += [f"  {name:28s} {_size(size)}" for name, size in summary["present"].items()]
-    lines += [f"  {name:28s} {_size(size)}" for name, size in summary["other"].items()]
+    lines += [f"  {name:28s} {human_size(size)}" for name, size in summary["present"].items()]
+    lines += [f"  {name:28s} {human_size(size)}" for name, size in summary["other"].items()]
     if summary["missing"]:
         lines.append(f"missing: {', '.join(summary['missing'])}")
     metrics = summary["metrics"]
