@@ -142,3 +142,14 @@ def test_init_from_fine_tunes_from_another_run(tiny_data, tmp_path):
     assert (tmp_path / "tuned" / "vocab.json").read_text() == (pretrained / "vocab.json").read_text()
     with pytest.raises(CodeQAError, match="another model configuration"):
         train(_config("epochs=1", "d_model=32", f"init_from={start}"), tiny_data, tmp_path / "bad")
+
+
+def test_cuda_out_of_memory_names_the_setting_to_lower(tiny_data, tmp_path, monkeypatch):
+    import codeqa.train as train_module
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(train_module, "_run_epoch", out_of_memory)
+    with pytest.raises(CodeQAError, match=r"out of GPU memory with batch_size=16.*--set batch_size=8"):
+        train(_config(), tiny_data, tmp_path / "run")
