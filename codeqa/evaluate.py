@@ -36,10 +36,10 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path, split: str, out:
     references = [e.answer for e in examples]
     overall = compute_metrics(predictions, references)
     by_type = metrics_by_question_type(predictions, references, [e.question for e in examples])
-    print(format_report(overall, by_type))
     result = {"checkpoint": str(checkpoint_path), "split": split, "beam_size": beam, "overall": overall,
               "by_question_type": by_type}
-    if metrics_out:
+    if metrics_out:  # saved before anything is printed: a closed stdout must not lose the results
         write_json(metrics_out, result)
     log.info("%d predictions → %s", len(predictions), out)
+    print(format_report(overall, by_type))
     return result
