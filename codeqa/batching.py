@@ -166,7 +166,12 @@ class LengthGroupedSampler:
         return iter(self._all_batches())
 
     def __len__(self) -> int:
-        return len(self._all_batches())
+        # computed, not by building the batches: the training loop asks for it often
+        pool = self.batch_size * self.pool_batches
+        full_pools, rest = divmod(len(self.lengths), pool)
+        last = rest // self.batch_size if self.drop_last else -(-rest // self.batch_size)
+        count = full_pools * self.pool_batches + last
+        return count // self.num_replicas if self.num_replicas > 1 else count
 
 
 def padding_fraction(batches: Sequence[Batch]) -> float:

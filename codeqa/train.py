@@ -382,6 +382,7 @@ def _run_epoch(ddp_model, model, loader, optimizer, scheduler, scaler, config, r
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", disable=not runtime.main, leave=False,
                mininterval=1.0 if sys.stderr.isatty() else 30.0, file=sys.stderr)
     window_start, window_examples = time.monotonic(), 0
+    n_batches = len(loader)
     for i, batch in enumerate(bar):
         batch = batch.to(runtime.device, non_blocking=True)
         with runtime.autocast():
@@ -401,7 +402,7 @@ def _run_epoch(ddp_model, model, loader, optimizer, scheduler, scaler, config, r
         examples += batch.size
         tokens += int(batch.src.numel() + batch.tgt_out.numel())
         window_examples += batch.size
-        if (i + 1) % config.log_every == 0 or i + 1 == len(loader):
+        if (i + 1) % config.log_every == 0 or i + 1 == n_batches:
             running = float(total) / max(1, token_count)
             if not math.isfinite(running):
                 raise CodeQAError(f"training diverged: the loss became {running} at epoch {epoch}, step {step}; "

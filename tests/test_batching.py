@@ -72,3 +72,12 @@ def test_padding_is_small_on_real_data(real_data_root):
     assert grouped_pad < 0.08 and random_pad > 0.5
     assert max(b.src.size(1) for b in grouped) <= 256
     assert all(b.src.dtype == torch.long for b in grouped)
+
+
+def test_sampler_length_matches_its_batches_for_every_setting():
+    for n in (1, 31, 32, 33, 1000, 1601, 3200, 3201):
+        for drop_last in (False, True):
+            for replicas in (1, 2, 3):
+                sampler = LengthGroupedSampler(list(range(n)), batch_size=32, drop_last=drop_last,
+                                               num_replicas=replicas, rank=replicas - 1)
+                assert len(sampler) == len(list(sampler)), (n, drop_last, replicas)
