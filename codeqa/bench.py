@@ -1,9 +1,9 @@
 """`codeqa bench`: training and decoding throughput of a config on this machine, as one JSON line.
 
 Training: ``steps`` optimizer steps after ``warmup`` untimed ones, on length-grouped batches of the
-training split, with the config's precision. Decoding: greedy and beam search over validation examples
-with the freshly initialised model (the speed of search does not depend on the weights, only on how
-soon hypotheses end: ``max_tgt_len`` steps is the worst case, which an untrained model usually hits).
+training split, with the config's precision. Decoding: greedy and beam search over validation examples,
+with a trained model when ``--checkpoint`` is given, else with the benchmark's own barely-trained model
+(search speed depends on how soon hypotheses end: ``max_tgt_len`` steps is the worst case).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def _sync(device: torch.device) -> None:
 
 
 def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup: int = 10,
-              decode_examples: int = 512, device: str | None = None) -> dict:
+              decode_examples: int = 512, device: str | None = None, checkpoint: str | Path | None = None) -> dict:
+    """With ``checkpoint``, decoding is timed with that trained model (answers of realistic length)."""
     set_seed(config.seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     precision = resolve_precision(config.precision, dev)
@@ -69,7 +70,21 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         tokens += int(batch.src.numel() + batch.tgt_out.numel())
     _sync(dev)
     train_seconds = time.perf_counter() - start
+    result = {
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
+        "dtype": precision,
+        "model": config.model,
+        "parameters_m": round(model.num_parameters() / 1e6, 2),
+        "batch_size": config.batch_size,
+        "steps": steps,
+        "train_examples_per_s": round(examples / train_seconds, 1),
+        "train_tokens_per_s": round(tokens / train_seconds, 1),
+    }
 
+    if checkpoint:
+        from codeqa.checkpoint import load_model
+
+        model, vocab, config = load_model(checkpoint, dev)  # decode with its lengths too
     sample = (valid * (decode_examples // max(1, len(valid)) + 1))[:decode_examples]
     decode = {}
     for beam in sorted({1, 4, config.beam_size}):  # greedy and beam 4 are the published targets
@@ -85,16 +100,9 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
             _sync(dev)
         decode[f"decode_{name}_examples_per_s"] = round(len(sample) / (time.perf_counter() - t0), 1)
 
-    result = {
-        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
-        "dtype": precision,
-        "model": config.model,
-        "parameters_m": round(model.num_parameters() / 1e6, 2),
-        "batch_size": config.batch_size,
-        "steps": steps,
-        "train_examples_per_s": round(examples / train_seconds, 1),
-        "train_tokens_per_s": round(tokens / train_seconds, 1),
+    return {
+        **result,
         **decode,
+        "decode_model": str(checkpoint) if checkpoint else "the benchmark's own (barely trained)",
         "peak_memory_gb": round(torch.cuda.max_memory_allocated(dev) / 2**30, 2) if dev.type == "cuda" else None,
     }
-    return result

@@ -109,6 +109,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--steps", type=int, default=50, help="timed training steps (after 10 warm-up steps)")
     p.add_argument("--decode-examples", type=int, default=512)
+    p.add_argument("--checkpoint", help="time decoding with this trained model (default: the benchmark's own)")
     p.add_argument("--device", default=None)
     p.set_defaults(run=_run_bench)
 
@@ -121,7 +122,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, decode_examples=args.decode_examples,
-                               device=args.device)))
+                               device=args.device, checkpoint=args.checkpoint)))
     return 0
 
 

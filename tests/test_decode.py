@@ -123,3 +123,20 @@ def test_code_fields_match_training_format():
 
     code, original = code_fields("def add_numbers(a, b):\n    '''Return the sum.'''\n    return a + b\n")
     assert (code, original) == ("def add numbers a b return a + b", "def add_numbers a b return a + b")
+
+
+def test_cli_bench_prints_one_json_line(tiny_data, tmp_path):
+    import json
+
+    out = tmp_path / "run"
+    assert run_cli("train", "--config", "quick", "--data-dir", str(tiny_data), "--out-dir", str(out),
+                   "--set", "epochs=1", "--set", "batch_size=16").returncode == 0
+    result = run_cli("bench", "--config", "quick", "--data-dir", str(tiny_data), "--steps", "2",
+                     "--decode-examples", "8", "--set", "batch_size=8",
+                     "--checkpoint", str(out / "best_model_python.pt"))
+    assert result.returncode == 0, result.stderr
+    row = json.loads(result.stdout.strip().splitlines()[-1])
+    assert row["dtype"] == "fp32" and row["batch_size"] == 8 and row["steps"] == 2
+    for key in ("train_examples_per_s", "train_tokens_per_s", "decode_greedy_examples_per_s",
+                "decode_beam4_examples_per_s"):
+        assert row[key] > 0, key
