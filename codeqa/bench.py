@@ -17,7 +17,7 @@ from codeqa.batching import LengthGroupedSampler, collator_for, encode_all
 from codeqa.config import TrainConfig
 from codeqa.decode import predict
 from codeqa.models import build_model
-from codeqa.train import load_examples, make_optimizer, resolve_precision, set_seed
+from codeqa.train import Runtime, load_examples, make_optimizer, resolve_precision, set_seed, train_step
 from codeqa.vocab import Vocab
 
 
@@ -41,21 +41,12 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     model = build_model(config, len(vocab), vocab.pad_id).to(dev)
     optimizer = make_optimizer(config, model)
     scaler = torch.amp.GradScaler(dev.type, enabled=precision == "fp16")
-    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(precision)
+    runtime = Runtime(dev, precision=precision)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
 
     def one_step(batch) -> None:
-        batch = batch.to(dev, non_blocking=True)
-        ctx = torch.autocast(dev.type, dtype=dtype) if dtype else torch.enable_grad()
-        with ctx:
-            loss_sum, n = model(batch, config.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss_sum / n).backward()
-        scaler.unscale_(optimizer)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip or 1e9)
-        scaler.step(optimizer)
-        scaler.update()
+        train_step(model, model, batch.to(dev, non_blocking=True), optimizer, scaler, config, runtime)
 
     model.train()
     for i in range(warmup):
@@ -89,8 +80,7 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     decode = {}
     for beam in sorted({1, 4, config.beam_size}):  # greedy and beam 4 are the published targets
         name = "greedy" if beam == 1 else f"beam{beam}"
-        ctx = torch.autocast(dev.type, dtype=dtype) if dtype else torch.no_grad()
-        with ctx:
+        with runtime.autocast():
             predict(model, sample[: min(64, len(sample))], vocab, beam_size=beam, max_src_len=config.max_src_len,
                     max_tgt_len=config.max_tgt_len, batch_size=config.batch_size, device=dev)  # warm-up
             _sync(dev)

@@ -10,6 +10,7 @@ to the user as its source word.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -163,8 +164,6 @@ def predict(model: CopyModel, examples: list[Example], vocab: Vocab, *, beam_siz
     results: list[list[tuple[str, float]]] = [[] for _ in examples]
     starts = range(0, len(order), batch_size)
     if progress:
-        import sys
-
         from tqdm import tqdm
 
         starts = tqdm(starts, desc="decode", unit="batch", leave=False, file=sys.stderr,

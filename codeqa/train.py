@@ -372,6 +372,21 @@ def _epochs_since_best(history: list[dict], best: dict) -> int:
     return sum(1 for row in history if row["epoch"] > best["epoch"])
 
 
+def train_step(ddp_model, model: CopyModel, batch, optimizer, scaler, config: TrainConfig,
+               runtime: Runtime) -> tuple[torch.Tensor, int]:
+    """One optimizer step (forward under autocast, scaled backward, clipping); the same for `bench`."""
+    with runtime.autocast():
+        loss_sum, n = ddp_model(batch, config.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss_sum / max(1, n)).backward()
+    if config.grad_clip > 0:
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    return loss_sum, n
+
+
 def _run_epoch(ddp_model, model, loader, optimizer, scheduler, scaler, config, runtime, epoch, step):
     from tqdm import tqdm
 
@@ -385,16 +400,7 @@ def _run_epoch(ddp_model, model, loader, optimizer, scheduler, scaler, config, r
     n_batches = len(loader)
     for i, batch in enumerate(bar):
         batch = batch.to(runtime.device, non_blocking=True)
-        with runtime.autocast():
-            loss_sum, n = ddp_model(batch, config.label_smoothing)
-        loss = loss_sum / max(1, n)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        if config.grad_clip > 0:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
+        loss_sum, n = train_step(ddp_model, model, batch, optimizer, scaler, config, runtime)
         scheduler.step()
         step += 1
         total += loss_sum.detach().float()
