@@ -210,7 +210,12 @@ def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
                                    "function; counts per split and question type go to <out>/<lang>/stats.json.")
     p.add_argument("--source", nargs="+", required=True, metavar="stdlib|PATH",
                    help="folders or .py files to read; 'stdlib' is this Python's standard library")
-    p.add_argument("--out", required=True, help="root of the CodeQA layout to write")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", help="root of the CodeQA layout to write")
+    target.add_argument("--pretrain-for", metavar="DATA_DIR",
+                        help="write every pair as the pretrain split of this CodeQA-layout dataset "
+                             "(DATA_DIR/<lang>/pretrain/), leaving out near-duplicates of its held-out "
+                             "(--exclude-splits) code: what configs with pretrain_split pre-train on")
     p.add_argument("--lang", default="python", choices=["python"])
     p.add_argument("--seed", type=int, default=0, help="seed of the split: same sources and seed, same bytes")
     p.add_argument("--split", default="0.8,0.1,0.1", help="train,dev,test shares of the functions")
@@ -231,23 +236,26 @@ def _run_make_dataset(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     exclude = None
-    if args.exclude_like:
+    exclude_like = [*args.exclude_like, *([args.pretrain_for] if args.pretrain_for else [])]
+    if exclude_like:
         from codeqa.data import available_splits, read_split
         from codeqa.errors import CodeQAError
         from codeqa.synth.overlap import OverlapIndex
 
         held_out = []
-        for data_dir in args.exclude_like:
+        for data_dir in exclude_like:
             splits = [s for s in args.exclude_splits.split(",") if s in available_splits(data_dir, args.lang)]
             if not splits:
-                raise CodeQAError(f"--exclude-like {data_dir}: none of the splits {args.exclude_splits} found "
+                raise CodeQAError(f"{data_dir}: none of the held-out splits {args.exclude_splits} found "
                                   f"under {data_dir}/{args.lang}/")
             held_out += [ex.code for s in splits for ex in read_split(data_dir, args.lang, s, "code.original")]
         exclude = OverlapIndex(held_out)
-    stats = make_dataset(args.source, args.out, lang=args.lang, seed=args.seed, split=args.split,
-                         with_test=args.with_test, exclude=exclude)
+    out = args.pretrain_for or args.out
+    stats = make_dataset(args.source, out, lang=args.lang, seed=args.seed, split=args.split,
+                         with_test=args.with_test, exclude=exclude, pretrain_for=bool(args.pretrain_for))
     print(format_stats(stats))
-    print(f"wrote {args.out}/{args.lang}/ in {time.perf_counter() - start:.1f} s")
+    written = f"{out}/{args.lang}/pretrain/" if args.pretrain_for else f"{out}/{args.lang}/"
+    print(f"wrote {written} in {time.perf_counter() - start:.1f} s")
     return 0
 
 

@@ -45,6 +45,10 @@ class TrainConfig:
     max_train_examples: int = 0  # 0 = all; a cap for quick runs
     max_valid_examples: int = 0
     init_from: str = ""  # a checkpoint whose weights (and vocabulary) start the training: fine-tuning
+    # pre-training: first `pretrain_epochs` on the data dir's `pretrain_split` (generated pairs, made by
+    # `codeqa make-dataset --pretrain-for DATA_DIR`), then fine-tuning on `train_split`; "" or 0: one stage
+    pretrain_split: str = ""
+    pretrain_epochs: int = 0
     # optimisation
     optimizer: str = "adamw"  # adamw | adagrad
     lr: float = 5e-4
@@ -89,6 +93,9 @@ class TrainConfig:
             (self.code_field in ("code", "code.original"), "code_field must be code or code.original"),
             (self.d_model % self.n_heads == 0, "d_model must be divisible by n_heads"),
             (self.batch_size >= 1 and self.epochs >= 1, "batch_size and epochs must be >= 1"),
+            (self.pretrain_epochs >= 0, "pretrain_epochs must be >= 0"),
+            (self.pretrain_split not in (self.train_split, self.valid_split),
+             "pretrain_split must differ from train_split and valid_split"),
             (self.max_src_len >= 2 and self.max_tgt_len >= 2, "max_src_len and max_tgt_len must be >= 2"),
             (self.beam_size >= 1, "beam_size must be >= 1"),
             (self.select_metric == "val_loss" or self.eval_every >= 1,

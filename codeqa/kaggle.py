@@ -58,7 +58,7 @@ MACHINE_SHAPE = "NvidiaTeslaT4"  # "GPU T4 x2"; enable_gpu alone gets a P100 tha
 # numpy, regex and lxml (its other requirements) and torch, matplotlib, tqdm, PyYAML (codeqa's) are there.
 BUNDLED_REQUIREMENTS = ("sacrebleu>=2.3", "portalocker", "colorama", "tabulate>=0.8.9")
 DATA_FIELDS = ("question", "code", "answer", "code.original")
-DATA_SPLITS = ("train", "dev", "test")
+DATA_SPLITS = ("train", "dev", "test", "pretrain")  # pretrain: generated pairs (make-dataset --pretrain-for)
 REQUIRED_SPLITS = ("train", "dev")
 FIXED_DATE = (2020, 1, 1, 0, 0, 0)  # zip member timestamps: the same inputs give the same zip
 WHEEL_RE = re.compile(r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[A-Za-z0-9_.+!]+)(-[A-Za-z0-9_.]+)?"
@@ -184,7 +184,7 @@ CODE_ALLOW = (re.compile(rf"^{re.escape(CODE_MARKER)}$"), re.compile(r"^wheels/[
               re.compile(r"^configs/[A-Za-z0-9_.-]+\.yaml$"),
               re.compile(rf"^notebooks/{re.escape(NOTEBOOK_NAME)}$"))
 DATA_ALLOW = (re.compile(rf"^{re.escape(DATA_MARKER)}$"), re.compile(rf"^{re.escape(VOCAB_FILE)}$"),
-              re.compile(r"^(?P<lang>[a-z]+)/(?P<split>train|dev|test)/(?P=split)\."
+              re.compile(r"^(?P<lang>[a-z]+)/(?P<split>train|dev|test|pretrain)/(?P=split)\."
                          r"(question|code|answer|code\.original)$"))
 
 
@@ -482,11 +482,14 @@ def collect_data(data_dir: Path, lang: str, vocab: str | Path | None, tmp: Path)
                 members[f"{lang}/{split}/{split}.{field_name}"] = path
     vocab_path = find_vocab(data_dir, lang, vocab)
     if vocab_path is None:
-        built = Vocab.build(read_split(data_dir, lang, "train"), min_freq=2, max_size=50000)
+        splits = [s for s in ("train", "pretrain") if s in counts]  # pre-trained embeddings must carry over
+        built = Vocab.build([ex for s in splits for ex in read_split(data_dir, lang, s)], min_freq=2,
+                            max_size=50000)
         vocab_path = tmp / VOCAB_FILE
         built.save(vocab_path)
-        print(f"no vocabulary in {data_dir}: built one of {len(built):,} tokens from the train split")
-        vocab_source = "built from the train split (min_freq 2, max_size 50000)"
+        vocab_source = f"built from the {' and '.join(splits)} split{'s' if len(splits) > 1 else ''}"
+        print(f"no vocabulary in {data_dir}: {vocab_source}, {len(built):,} tokens")
+        vocab_source += " (min_freq 2, max_size 50000)"
     else:
         Vocab.load(vocab_path)  # validates
         vocab_source = vocab_path.name

@@ -235,7 +235,7 @@ def verify_data(paths: Paths) -> dict:
         raise CodeQAError(f"in {paths.data_dir} (found by looking in {where}): missing {', '.join(missing)} "
                           f"(training needs the {' and '.join(REQUIRED_SPLITS)} splits)")
     counts = {}
-    for split in SPLITS:
+    for split in (*SPLITS, "pretrain"):
         if split in REQUIRED_SPLITS or split_file(paths.data_dir, paths.lang, split, "question").is_file():
             counts[split] = len(read_split(paths.data_dir, paths.lang, split))
     summary: dict = {"data_dir": str(paths.data_dir), "counts": counts, "vocab": None, "vocab_size": None}
@@ -369,18 +369,24 @@ def restore_previous_run(input_root: Path | None, out_dir: Path, run_name: str =
     ``--resume auto`` continues from the last checkpoint. Does nothing when ``out_dir`` has a ``last.pt``.
     """
     out_dir = Path(out_dir)
-    if input_root is None or (out_dir / "last.pt").is_file():
+    if input_root is None or (out_dir / "last.pt").is_file() or (out_dir / "pretrain" / "last.pt").is_file():
         return None
-    candidates = [p for p in find_files(Path(input_root), "last.pt") if p.parent.name == run_name]
-    if not candidates:
+    runs = {}  # run folder → its newest last.pt (a two-stage run may only have reached pretrain/last.pt)
+    for path in find_files(Path(input_root), "last.pt"):
+        run = path.parent if path.parent.name == run_name else path.parent.parent
+        if run.name == run_name and (path.parent == run or path.parent.name == "pretrain"):
+            runs[run] = max(runs.get(run, 0.0), path.stat().st_mtime)
+    if not runs:
         return None
-    source = max(candidates, key=lambda p: p.stat().st_mtime).parent
+    source = max(runs, key=runs.get)
     out_dir.mkdir(parents=True, exist_ok=True)
     copied = []
-    for item in sorted(source.iterdir()):
-        if item.is_file() and not (out_dir / item.name).exists():
-            shutil.copy2(item, out_dir / item.name)
-            copied.append(item.name)
+    for item in sorted(source.rglob("*")):  # with pretrain/, the first stage of a two-stage run
+        target = out_dir / item.relative_to(source)
+        if item.is_file() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(item, target)
+            copied.append(item.relative_to(source).as_posix())
     print(f"resuming from the earlier run in {source}: copied {', '.join(copied) or 'nothing'} → {out_dir}")
     return source
 

@@ -8,6 +8,7 @@ Every epoch ends with ``last.pt`` (everything needed to resume exactly), the met
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -26,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from codeqa import checkpoint
 from codeqa.batching import LengthGroupedSampler, collator_for, encode_all
 from codeqa.config import TrainConfig, parse_duration
-from codeqa.data import Example, read_split
+from codeqa.data import Example, available_splits, read_split
 from codeqa.errors import CodeQAError
 from codeqa.fileio import write_text
 from codeqa.models import CopyModel, build_model
@@ -228,6 +229,8 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, vocab_
         dist.barrier()
     setup_logging(out_dir, runtime.main)
     try:
+        if _pretraining_wanted(config, data_dir):
+            return _pretrain_then_finetune(config, data_dir, out_dir, vocab_path, resume, runtime)
         return _train(config, data_dir, out_dir, vocab_path, resume, runtime)
     except torch.cuda.OutOfMemoryError:
         raise CodeQAError(
@@ -237,6 +240,79 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, vocab_
     finally:
         if runtime.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+# ---------------------------------------------------------------------------------------- two stages
+PRETRAIN_DIR = "pretrain"  # stage 1's outputs, inside the out dir
+PRETRAIN_FINISHED = "finished.json"  # written when stage 1 has run all its epochs
+
+
+def _pretraining_wanted(config: TrainConfig, data_dir: str | Path) -> bool:
+    if not (config.pretrain_split and config.pretrain_epochs):
+        return False
+    if config.pretrain_split in available_splits(data_dir, config.lang):
+        return True
+    log.warning("no %s split in %s: training on %s only, without pre-training (make one with `codeqa "
+                "make-dataset --source stdlib --pretrain-for %s`)", config.pretrain_split,
+                Path(data_dir) / config.lang, config.train_split, data_dir)
+    return False
+
+
+def stage_configs(config: TrainConfig, pretrained: Path) -> tuple[TrainConfig, TrainConfig]:
+    """Stage 1 trains ``pretrain_epochs`` on the pretrain split (no early stop: generated data is
+    plentiful), validating on the real validation split; stage 2 starts from stage 1's best model."""
+    single = dataclasses.replace(config, pretrain_split="", pretrain_epochs=0)
+    stage1 = dataclasses.replace(single, train_split=config.pretrain_split, epochs=config.pretrain_epochs,
+                                 patience=0, save_every=0)
+    stage2 = dataclasses.replace(single, init_from=str(pretrained))
+    return stage1, stage2
+
+
+def _pretrain_then_finetune(config, data_dir, out_dir: Path, vocab_path, resume, runtime: Runtime) -> dict:
+    """Pre-train on generated pairs (``<out>/pretrain/``), then fine-tune on the real ones (``<out>/``).
+
+    One vocabulary covers both training splits. ``--resume auto`` continues whichever stage was running:
+    stage 1 is done once ``pretrain/finished.json`` exists, stage 2 has begun once ``<out>`` has a checkpoint.
+    """
+    started = time.monotonic()
+    pre_dir = out_dir / PRETRAIN_DIR
+    stage1, stage2 = stage_configs(config, pre_dir / f"best_model_{config.lang}.pt")
+    resume_path = _resolve_resume(resume, out_dir)
+    resuming_stage2 = resume_path is not None and resume_path.parent.resolve() != pre_dir.resolve()
+    summary1 = None
+    if not resuming_stage2 and not (resume and (pre_dir / PRETRAIN_FINISHED).is_file()):
+        if runtime.main:
+            pre_dir.mkdir(parents=True, exist_ok=True)
+        if runtime.world > 1:
+            dist.barrier()
+        if vocab_path is None and (not resume or checkpoint.newest(pre_dir) is None):
+            vocab_path = out_dir / "vocab.json"
+            if runtime.main:
+                _joint_vocab(config, data_dir).save(vocab_path)
+            if runtime.world > 1:
+                dist.barrier()
+        log.info("stage 1 of 2: pre-training %d epochs on the %s split", stage1.epochs, stage1.train_split)
+        summary1 = _train(stage1, data_dir, pre_dir, vocab_path, resume, runtime)
+        if summary1["stopped"] != "completed all epochs":
+            log.info("pre-training stopped before its end (%s): run again with --resume auto to go on",
+                     summary1["stopped"])
+            return {**summary1, "stage": "pretrain"}
+        if runtime.main:
+            write_text(pre_dir / PRETRAIN_FINISHED, json.dumps(summary1, indent=2, default=str) + "\n")
+        resume = None  # stage 2 starts fresh from the pre-trained weights
+    budget = parse_duration(config.max_time)
+    if budget:
+        stage2 = dataclasses.replace(stage2, max_time=f"{max(1.0, budget - (time.monotonic() - started)):.0f}s")
+    log.info("stage 2 of 2: fine-tuning on the %s split from %s", stage2.train_split, stage2.init_from)
+    summary2 = _train(stage2, data_dir, out_dir, vocab_path, resume, runtime)
+    return {**summary2, "stage": "finetune", "pretrain": summary1}
+
+
+def _joint_vocab(config: TrainConfig, data_dir) -> Vocab:
+    """The vocabulary over both training splits, so that pre-trained embeddings carry over."""
+    examples = [ex for split in (config.train_split, config.pretrain_split)
+                for ex in read_split(data_dir, config.lang, split, config.code_field)]
+    return Vocab.build(examples, min_freq=config.min_freq, max_size=config.max_vocab)
 
 
 def _resolve_resume(resume: str | None, out_dir: Path) -> Path | None:

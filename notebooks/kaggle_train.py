@@ -97,7 +97,7 @@ CONFIG = "kaggle_t4"
 FULL_EPOCHS = 20
 QUICK_EPOCHS = 1
 OVERRIDES = {}
-QUICK_OVERRIDES = {"max_train_examples": 5000, "max_valid_examples": 500}
+QUICK_OVERRIDES = {"max_train_examples": 5000, "max_valid_examples": 500, "pretrain_epochs": 1}
 NPROC = 0
 RUN_QUICK_TEST = True
 RUN_FULL_TRAINING = True
@@ -123,8 +123,10 @@ else:
 # %% [markdown]
 # ## 7. Full training (20 epochs)
 #
-# `--resume auto` continues from `last.pt`: after a session ends, run the notebook again (or
-# `codeqa kaggle run --resume-from OWNER/KERNEL`, whose earlier output is copied in first).
+# With `kaggle_t4` and a `pretrain` split in the data (generated pairs: `codeqa make-dataset --pretrain-for`),
+# this first pre-trains on the generated pairs (`codeqa_full/pretrain/`), then fine-tunes on the real ones.
+# `--resume auto` continues from `last.pt` of whichever stage was running: after a session ends, run the
+# notebook again (or `codeqa kaggle run --resume-from OWNER/KERNEL`, whose earlier output is copied in first).
 
 # %%
 status = 0

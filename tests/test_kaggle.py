@@ -174,6 +174,15 @@ def test_data_zip_holds_exactly_the_splits_and_vocabulary(upload):
     assert vocab["format"] == "codeqa-vocab" and "built from the train split" in manifest["vocab_source"]
 
 
+def test_data_zip_carries_a_pretrain_split_and_a_vocabulary_over_both(tiny_data, tmp_path):
+    write_codeqa(tiny_data, "pretrain", [("What does the code do ?", "def zebra x return x", "a zebra")] * 3)
+    members, manifest = kaggle.collect_data(tiny_data, "python", None, tmp_path)
+    assert manifest["examples"]["pretrain"] == 3 and "python/pretrain/pretrain.code" in members
+    assert "built from the train and pretrain splits" in manifest["vocab_source"]
+    assert "zebra" in json.loads(members["vocab.json"].read_text())["tokens"]
+    assert all(any(p.match(name) for p in kaggle.DATA_ALLOW) for name in members)
+
+
 def test_dataset_folders_and_metadata_are_valid(upload):
     out = upload["out"]
     for folder, slug, zip_name in (("code_dataset", "codeqa-code", "codeqa_code.zip"),

@@ -148,6 +148,18 @@ def test_restore_previous_run_copies_the_last_checkpoint(tmp_path):
     assert kaggle_env.restore_previous_run(None, tmp_path / "elsewhere") is None
 
 
+def test_restore_previous_run_copies_a_run_stopped_while_pre_training(tmp_path):
+    old = tmp_path / "input" / "codeqa-train" / kaggle_env.FULL_OUT
+    (old / "pretrain").mkdir(parents=True)
+    for name in ("last.pt", "metrics.jsonl"):
+        (old / "pretrain" / name).write_text(name, encoding="utf-8")
+    (old / "vocab.json").write_text("{}", encoding="utf-8")
+    out = tmp_path / "working" / kaggle_env.FULL_OUT
+    assert kaggle_env.restore_previous_run(tmp_path / "input", out) == old
+    assert (out / "pretrain" / "last.pt").read_text(encoding="utf-8") == "last.pt" and (out / "vocab.json").is_file()
+    assert kaggle_env.restore_previous_run(tmp_path / "input", out) is None  # its own stage-1 checkpoint now
+
+
 def test_summary_never_crashes(tmp_path, capsys):
     summary = kaggle_env.show_summary(tmp_path / "does-not-exist")
     assert summary["missing"] == list(kaggle_env.EXPECTED_OUTPUTS) and summary["metrics"] is None

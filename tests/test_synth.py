@@ -375,3 +375,28 @@ def test_exclude_like_drops_near_duplicates_of_held_out_code(tmp_path):
     result = run_cli("make-dataset", "--source", str(source), "--out", str(tmp_path / "x"),
                      "--exclude-like", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "nowhere" in result.stderr
+
+
+def test_pretrain_for_writes_only_the_pretrain_split_without_held_out_code(tmp_path, tiny_data):
+    source = _many_functions(tmp_path / "src", n=40)
+    make_dataset([str(source)], tmp_path / "plain", seed=1, with_test=True)
+    target = read_lines(tmp_path / "plain" / "python" / "train" / "train.code.original")[5]
+    write_codeqa(tiny_data, "test", [("What does the code do ?", target, "something")])
+    before = _tree_bytes(tiny_data)
+    result = run_cli("make-dataset", "--source", str(source), "--pretrain-for", str(tiny_data))
+    assert result.returncode == 0, result.stderr
+    folder = tiny_data / "python" / "pretrain"
+    assert "python/pretrain/" in result.stdout
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*(f"pretrain.{f}" for f in FIELDS), "stats.json"])
+    after = _tree_bytes(tiny_data)
+    assert {k: v for k, v in after.items() if "/pretrain/" not in k} == before       # nothing else touched
+    written = read_lines(folder / "pretrain.code.original")
+    assert target not in written and len(set(written)) == 39                        # the test snippet's twin left out
+    stats = json.loads((folder / "stats.json").read_text(encoding="utf-8"))
+    assert stats["excluded_near_duplicates"]["functions"] == 1 and stats["split"] == {"pretrain": 1.0}
+    assert len(read_split(tiny_data, "python", "pretrain")) == stats["pairs"]["total"]
+    again = run_cli("make-dataset", "--source", str(source), "--pretrain-for", str(tiny_data))
+    assert again.returncode == 0 and _tree_bytes(tiny_data) == after                 # replaces its own output
+    missing = run_cli("make-dataset", "--source", str(source), "--pretrain-for", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "nowhere" in missing.stderr
+    assert not (tmp_path / "nowhere").exists()

@@ -153,3 +153,40 @@ def test_cuda_out_of_memory_names_the_setting_to_lower(tiny_data, tmp_path, monk
     monkeypatch.setattr(train_module, "_run_epoch", out_of_memory)
     with pytest.raises(CodeQAError, match=r"out of GPU memory with batch_size=16.*--set batch_size=8"):
         train(_config(), tiny_data, tmp_path / "run")
+
+
+def _with_pretrain_split(root):
+    from tests.conftest import TINY_ROWS, write_codeqa
+
+    generated = [(q, f"{code} zebra", f"{answer} zebra") for q, code, answer in TINY_ROWS]
+    write_codeqa(root, "pretrain", generated * 4)
+    return root
+
+
+def test_pretrain_then_finetune_in_one_command(tiny_data, tmp_path):
+    data, out = _with_pretrain_split(tiny_data), tmp_path / "run"
+    stages = ["pretrain_split=pretrain", "pretrain_epochs=1", "epochs=1"]
+    summary = train(_config(*stages), data, out)
+    assert summary["stage"] == "finetune" and summary["pretrain"]["epochs_run"] == 1
+    for name in ("best_model_python.pt", "last.pt", "metrics.jsonl", "finished.json"):
+        assert (out / "pretrain" / name).stat().st_size > 0, name
+    for name in ("best_model_python.pt", "last.pt", "metrics.jsonl", "vocab.json", "logs.txt"):
+        assert (out / name).stat().st_size > 0, name
+    log_text = (out / "logs.txt").read_text()
+    assert "stage 1 of 2" in log_text and "stage 2 of 2" in log_text and "initialised from" in log_text
+    assert "zebra" in json.loads((out / "vocab.json").read_text())["tokens"]   # one vocabulary, both splits
+    assert checkpoint.load(out / "last.pt")["vocab"] == checkpoint.load(out / "pretrain" / "last.pt")["vocab"]
+    pretrain_rows = (out / "pretrain" / "metrics.jsonl").read_text()
+
+    # --resume auto after stage 1 finished: stage 1 is not run again, stage 2 goes on
+    summary = train(_config(*stages[:2], "epochs=2"), data, out, resume="auto")
+    assert summary["epochs_run"] == 2 and summary["pretrain"] is None
+    assert (out / "pretrain" / "metrics.jsonl").read_text() == pretrain_rows
+    assert [json.loads(r)["epoch"] for r in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+
+
+def test_pretrain_split_missing_trains_one_stage_and_says_so(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    summary = train(_config("pretrain_split=pretrain", "pretrain_epochs=1", "epochs=1"), tiny_data, out)
+    assert summary["epochs_run"] == 1 and "stage" not in summary and not (out / "pretrain").exists()
+    assert "no pretrain split" in (out / "logs.txt").read_text()

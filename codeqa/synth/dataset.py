@@ -123,9 +123,12 @@ def _assign(functions: list[Function], shares: tuple[float, float, float], seed:
     return {"train": order[:train_end], "dev": order[train_end:dev_end], "test": order[dev_end:]}
 
 
+PRETRAIN_SPLIT = "pretrain"
+
+
 def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed: int = 0,
                  split: str = "0.8,0.1,0.1", with_test: bool = False,
-                 exclude: OverlapIndex | None = None) -> dict:
+                 exclude: OverlapIndex | None = None, pretrain_for: bool = False) -> dict:
     """Build ``out/<lang>/<split>/<split>.{question,answer,code,code.original}`` and ``out/<lang>/stats.json``
     from the Python files under ``sources`` (``"stdlib"``: this interpreter's standard library).
 
@@ -133,6 +136,10 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
     beside the destination and renamed into place at the end, so a failure leaves nothing half-written.
     Returns the statistics that are also saved as ``stats.json``. With ``exclude``, functions that are
     near-duplicates of held-out examples are left out (and counted).
+
+    With ``pretrain_for``, ``out`` is an existing dataset (real CodeQA data, say) and every pair goes into
+    its ``pretrain`` split, ``out/<lang>/pretrain/`` (stats.json beside the files): the split that configs
+    with ``pretrain_split: pretrain`` pre-train on. Only that folder is written or replaced.
     """
     shares = parse_split(split)
     files = find_files(sources)
@@ -159,13 +166,20 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
             functions.append(function)
     if not functions:
         raise CodeQAError(f"no documented function under {', '.join(sources)} gave a question")
-    assigned = _assign(functions, shares, seed)
-    written = [s for s in SPLITS if assigned[s] and (s != "test" or with_test)]
+    if pretrain_for:
+        shares = (1.0, 0.0, 0.0)
+        order = list(functions)
+        random.Random(seed).shuffle(order)
+        assigned, written = {PRETRAIN_SPLIT: order}, [PRETRAIN_SPLIT]
+    else:
+        assigned = _assign(functions, shares, seed)
+        written = [s for s in SPLITS if assigned[s] and (s != "test" or with_test)]
 
     stats = {
         "generator": GENERATOR,
         "sources": [f"stdlib ({stdlib_root()})" if s == "stdlib" else s for s in sources],
-        "lang": lang, "seed": seed, "split": dict(zip(SPLITS, shares)), "with_test": with_test,
+        "lang": lang, "seed": seed, "with_test": with_test,
+        "split": {PRETRAIN_SPLIT: 1.0} if pretrain_for else dict(zip(SPLITS, shares)),
         "files": {"found": len(files), "read": len(files) - len(skipped), "skipped": len(skipped)},
         "skipped_files": skipped,
         "excluded_near_duplicates": {"held_out_snippets": len(exclude), "functions": excluded} if exclude else None,
@@ -182,28 +196,39 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
         total.update(counts)
     stats["question_types"]["total"] = {t: total[t] for t in QUESTION_TYPES if total[t]}
 
-    _write(Path(out), lang, {s: assigned[s] for s in written}, stats)
+    out = Path(out)
+    if pretrain_for:
+        if not (out / lang).is_dir():
+            raise CodeQAError(f"--pretrain-for {out}: no {lang}/ folder there (expected a CodeQA-layout "
+                              f"dataset: {out}/{lang}/<split>/<split>.question ...)")
+        _write(out / lang / PRETRAIN_SPLIT, assigned, stats, "choose another dataset")
+    else:
+        _write(out / lang, {s: assigned[s] for s in written}, stats, "choose another --out")
     return stats
 
 
-def _write(out: Path, lang: str, splits: dict[str, list[Function]], stats: dict) -> None:
-    final = out / lang
+def _write(final: Path, splits: dict[str, list[Function]], stats: dict, hint: str) -> None:
+    """Write the splits and stats.json as ``final`` through a staging folder renamed into place, replacing an
+    earlier ``final`` only if this command made it. ``final`` is a language folder (``<out>/python``, one
+    subfolder a split) or, for a single split named like it, that split's own folder."""
     if final.exists() and not _ours(final):
-        raise CodeQAError(f"{final} exists and was not made by {GENERATOR}: refusing to replace it "
-                          "(choose another --out)")
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{lang}.", suffix=".tmp", dir=out))
+        raise CodeQAError(f"{final} exists and was not made by {GENERATOR}: refusing to replace it ({hint})")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
         for name, functions in splits.items():
             rows = [{"question": q, "answer": a, "code": f.code, "code.original": f.code_original}
                     for f in functions for q, a in f.pairs]
-            write_split(staging, lang, name, rows)
-        write_json(staging / lang / "stats.json", stats)
+            write_split(staging, "layout", name, rows)
+        built = staging / "layout"
+        if list(splits) == [final.name]:  # a single split written as its own folder
+            built = built / final.name
+        write_json(built / "stats.json", stats)
         old = staging / "old"
         if final.exists():
             final.rename(old)
         try:
-            (staging / lang).rename(final)
+            built.rename(final)
         except OSError:
             if old.exists():
                 old.rename(final)
