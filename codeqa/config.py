@@ -69,6 +69,10 @@ class TrainConfig:
     eval_every: int = 1  # decode the validation split every N epochs (0: never; loss is computed always)
     beam_size: int = 4
     length_penalty: float = 1.0
+    # after training, try these beam sizes x length penalties on the validation split and keep the best by
+    # F1 in the best checkpoint's config (e.g. "1,4,8" and "0.5,1.0,1.5,2.0"); "" = no tuning
+    tune_beam_sizes: str = ""
+    tune_length_penalties: str = "1.0"
     save_every: int = 10
     max_time: str = ""  # e.g. "11h30m": stop cleanly (after a save) before this much wall time
     log_every: int = 50
@@ -105,7 +109,22 @@ class TrainConfig:
             if not ok:
                 raise CodeQAError(f"config: {message}")
         parse_duration(self.max_time)
+        if self.tune_beam_sizes:
+            parse_list(self.tune_beam_sizes, int, "tune_beam_sizes")
+            parse_list(self.tune_length_penalties, float, "tune_length_penalties")
         return self
+
+
+def parse_list(text: str, kind: type, key: str) -> list:
+    """``"1,4,8"`` → ``[1, 4, 8]`` (beam sizes >= 1 or numbers >= 0); a clear error for anything else."""
+    try:
+        values = [kind(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v < (1 if kind is int else 0) for v in values):
+        raise CodeQAError(f"config: {key} must be a comma-separated list of "
+                          f"{'beam sizes >= 1' if kind is int else 'numbers >= 0'}, got {text!r}")
+    return values
 
 
 def parse_duration(text: str) -> float:

@@ -263,7 +263,7 @@ def stage_configs(config: TrainConfig, pretrained: Path) -> tuple[TrainConfig, T
     plentiful), validating on the real validation split; stage 2 starts from stage 1's best model."""
     single = dataclasses.replace(config, pretrain_split="", pretrain_epochs=0)
     stage1 = dataclasses.replace(single, train_split=config.pretrain_split, epochs=config.pretrain_epochs,
-                                 patience=0, save_every=0)
+                                 patience=0, save_every=0, tune_beam_sizes="")
     stage2 = dataclasses.replace(single, init_from=str(pretrained))
     return stage1, stage2
 
@@ -435,7 +435,24 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
     if runtime.main:
         log.info("stopped: %s; best %s %s at epoch %s", stop_reason, best["metric"],
                  _fmt(best["value"]), best["epoch"])
+        best_path = out_dir / f"best_model_{config.lang}.pt"
+        if config.tune_beam_sizes and best["epoch"] is not None and best_path.is_file():
+            summary["decoding"] = _tune_decoding(best_path, model, valid_examples, vocab, config, runtime)
     return summary
+
+
+def _tune_decoding(best_path, model, valid_examples, vocab, config, runtime) -> dict | None:
+    """Beam size and length penalty chosen on validation F1; a failure here is logged, never fatal (the
+    trained model is already saved)."""
+    from codeqa.tuning import tune_best_checkpoint
+
+    try:
+        return tune_best_checkpoint(best_path, model, valid_examples, vocab, config, runtime.device,
+                                    runtime.autocast, config.valid_split)["chosen"]
+    except Exception as err:  # noqa: BLE001 — never lose a finished run to its last step
+        log.warning("could not tune the decoding settings (%s: %s); %s keeps beam %d, length penalty %.2f",
+                    type(err).__name__, err, best_path.name, config.beam_size, config.length_penalty)
+        return None
 
 
 def _fmt(value) -> str:

@@ -190,3 +190,23 @@ def test_pretrain_split_missing_trains_one_stage_and_says_so(tiny_data, tmp_path
     summary = train(_config("pretrain_split=pretrain", "pretrain_epochs=1", "epochs=1"), tiny_data, out)
     assert summary["epochs_run"] == 1 and "stage" not in summary and not (out / "pretrain").exists()
     assert "no pretrain split" in (out / "logs.txt").read_text()
+
+
+def test_decoding_settings_are_chosen_on_validation_f1(tiny_data, tmp_path):
+    out = tmp_path / "run"
+    summary = train(_config("epochs=1", "tune_beam_sizes=1,2", "tune_length_penalties=0.5,1.5"), tiny_data, out)
+    report = json.loads((out / "decoding.json").read_text())
+    assert [(r["beam_size"], r["length_penalty"]) for r in report["grid"]] == [(1, 1.0), (2, 0.5), (2, 1.5)]
+    best = max(report["grid"], key=lambda r: (r["f1"], r["rouge_l"]))
+    assert report["chosen"] == {"beam_size": best["beam_size"], "length_penalty": best["length_penalty"]}
+    assert summary["decoding"] == report["chosen"]
+    saved = checkpoint.load(out / "best_model_python.pt")["config"]
+    assert (saved["beam_size"], saved["length_penalty"]) == (best["beam_size"], best["length_penalty"])
+    assert "decoding chosen on dev F1" in (out / "logs.txt").read_text()
+
+
+@pytest.mark.parametrize("values", ["tune_beam_sizes=0,4", "tune_beam_sizes=four",
+                                    "tune_length_penalties=-1"])
+def test_bad_decoding_grid_is_an_error(values):
+    with pytest.raises(CodeQAError, match="comma-separated list"):
+        _config("tune_beam_sizes=1,4", values)
