@@ -11,7 +11,8 @@
 #  3. one `codeqa train`: pre-training on the generated pairs, then fine-tuning on the 6,000 real ones
 #     (the config's pretrain_split / pretrain_epochs), selecting on validation F1;
 #  4. evaluate the best model on the 1,000 with beam 1 and beam 4.
-# CONFIG (default small: trains on a CPU) names the model; on a GPU use kaggle_t4.
+# CONFIG (default small: trains on a CPU) names the model; on a GPU use kaggle_t4. PACKAGES (default: this
+# Python's site-packages) is the second source of generated pairs; CODEQA the codeqa command to run.
 set -euo pipefail
 root=${1:?usage: recipes/codeqa_dev.sh CODEQA_ROOT WORK_DIR [CONFIG]}
 work=${2:?usage: recipes/codeqa_dev.sh CODEQA_ROOT WORK_DIR [CONFIG]}
@@ -24,8 +25,8 @@ for field in question answer code code.original; do
   head -n 6000 "$src/dev.$field" > "$real/python/train/train.$field"
   tail -n +6001 "$src/dev.$field" > "$real/python/dev/dev.$field"
 done
-site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-[ -d "$real/python/pretrain" ] || $codeqa make-dataset --source stdlib "$site" --pretrain-for "$real"
+packages=${PACKAGES:-$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')}
+[ -d "$real/python/pretrain" ] || $codeqa make-dataset --source stdlib "$packages" --pretrain-for "$real"
 $codeqa train --config "$config" --data-dir "$real" --out-dir "$work/run" --resume auto
 for beam in 1 4; do
   $codeqa evaluate --checkpoint "$work/run/best_model_python.pt" --data-dir "$real" --split dev \
