@@ -120,15 +120,18 @@ def test_paper_lstm_trains_one_epoch(tiny_data, tmp_path):
 
 
 def test_ddp_two_cpu_processes(tiny_data, tmp_path):
+    """Both stages (pre-training, fine-tuning) and the decoding choice under DDP with 2 gloo processes."""
     out = tmp_path / "ddp"
+    settings = [*TINY, "pretrain_split=pretrain", "pretrain_epochs=1", "tune_beam_sizes=1,2"]
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29613",
-               "-m", "codeqa", "train", "--config", "quick", "--data-dir", str(tiny_data), "--out-dir", str(out),
-               *[a for kv in TINY for a in ("--set", kv)]]
+               "-m", "codeqa", "train", "--config", "quick", "--data-dir", str(_with_pretrain_split(tiny_data)),
+               "--out-dir", str(out), *[a for kv in settings for a in ("--set", kv)]]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2]  # written once, by rank 0
-    assert (out / "best_model_python.pt").is_file()
+    assert len((out / "pretrain" / "metrics.jsonl").read_text().splitlines()) == 1
+    assert (out / "best_model_python.pt").is_file() and (out / "decoding.json").is_file()
     assert (out / "logs.txt").read_text().count("epoch 2/2") == 1
 
 
