@@ -417,7 +417,19 @@ def summarize_run(out_dir: Path, expected: Sequence[str] = EXPECTED_OUTPUTS) -> 
             "present": {name: files[name] for name in expected if name in files},
             "missing": [name for name in expected if name not in files],
             "other": {name: size for name, size in files.items() if name not in expected},
-            "metrics": final_metrics(out_dir)}
+            "metrics": final_metrics(out_dir), "decoding": decoding_choice(out_dir)}
+
+
+def decoding_choice(out_dir: Path) -> dict | None:
+    """The beam size and length penalty chosen on validation F1 (decoding.json) with their scores, or None."""
+    try:
+        report = json.loads((Path(out_dir) / "decoding.json").read_text(encoding="utf-8"))
+        chosen = report["chosen"]
+        row = next(r for r in report["grid"] if r["beam_size"] == chosen["beam_size"]
+                   and r["length_penalty"] == chosen["length_penalty"])
+        return {**chosen, "f1": float(row["f1"]), "rouge_l": float(row["rouge_l"])}
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        return None
 
 
 def format_summary(summary: dict) -> str:
@@ -435,6 +447,11 @@ def format_summary(summary: dict) -> str:
                   for key, value in metrics.items()]
     else:
         lines.append(f"final metrics (last line of metrics.jsonl, not JSON): {metrics}")
+    decoding = summary.get("decoding")
+    if decoding:
+        lines.append(f"decoding chosen on validation F1: beam {decoding['beam_size']}, length penalty "
+                     f"{decoding['length_penalty']} (F1 {decoding['f1']:.2f}, ROUGE-L {decoding['rouge_l']:.2f}); "
+                     "stored in best_model_*.pt")
     return "\n".join(lines)
 
 

@@ -177,6 +177,13 @@ def test_summary_never_crashes(tmp_path, capsys):
     assert kaggle_env.show_summary(run)["metrics"] == '{"epoch": 2, "val_f1"'
     (run / "training_curves.png").write_bytes(b"not a png")  # displayed only inside IPython; never fatal
     kaggle_env.show_summary(run)
+    (run / "decoding.json").write_text('{"chosen": {"beam_size": 4, "length_penalty": 1.5}, "grid": ['
+                                       '{"beam_size": 1, "length_penalty": 1.0, "f1": 20.0, "rouge_l": 19.0}, '
+                                       '{"beam_size": 4, "length_penalty": 1.5, "f1": 22.5, "rouge_l": 21.0}]}')
+    assert kaggle_env.show_summary(run)["decoding"]["f1"] == 22.5
+    assert "beam 4, length penalty 1.5 (F1 22.50" in capsys.readouterr().out
+    (run / "decoding.json").write_text('{"chosen": {}}')
+    assert kaggle_env.show_summary(run)["decoding"] is None
 
 
 def test_run_command_streams_output_and_reports_failure(tmp_path, capsys):
