@@ -242,6 +242,10 @@ def verify_data(paths: Paths) -> dict:
     print(f"data: {paths.data_dir}")
     for split, n in counts.items():
         print(f"  {paths.lang}/{split}: {n:,} examples")
+    if "pretrain" not in counts:
+        print("  (no pretrain split: configs that pre-train, kaggle_t4 among them, train in one stage; "
+              "add one with `codeqa make-dataset --source stdlib PACKAGES_DIR --pretrain-for DATA_DIR` before "
+              "`codeqa kaggle prepare`)")
     vocab_path = paths.vocab
     if vocab_path is not None:
         vocab = Vocab.load(vocab_path)
