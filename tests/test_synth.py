@@ -386,7 +386,7 @@ def test_pretrain_for_writes_only_the_pretrain_split_without_held_out_code(tmp_p
     result = run_cli("make-dataset", "--source", str(source), "--pretrain-for", str(tiny_data))
     assert result.returncode == 0, result.stderr
     folder = tiny_data / "python" / "pretrain"
-    assert "python/pretrain/" in result.stdout
+    assert "python/pretrain/" in result.stdout and "left out 1 function(s)" in result.stdout
     assert sorted(p.name for p in folder.iterdir()) == sorted([*(f"pretrain.{f}" for f in FIELDS), "stats.json"])
     after = _tree_bytes(tiny_data)
     assert {k: v for k, v in after.items() if "/pretrain/" not in k} == before       # nothing else touched

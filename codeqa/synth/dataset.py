@@ -255,6 +255,10 @@ def format_stats(stats: dict) -> str:
     lines += [f"  skipped {s['path']}: {s['reason']}" for s in stats["skipped_files"][:10]]
     if files["skipped"] > 10:
         lines.append(f"  ... and {files['skipped'] - 10} more (see stats.json)")
+    excluded = stats.get("excluded_near_duplicates")
+    if excluded:
+        lines.append(f"left out {excluded['functions']} function(s): near-duplicates of "
+                     f"{excluded['held_out_snippets']} held-out snippet(s)")
     lines.append(f"{'':20s}" + "".join(f"{s:>8s}" for s in splits) + f"{'total':>8s}{'share':>8s}")
     lines.append(f"{'functions':20s}" + "".join(f"{stats['functions'][s]:8d}" for s in splits)
                  + f"{sum(stats['functions'].values()):8d}")
