@@ -86,7 +86,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--beam", type=int, default=None, help="beam size (default: the checkpoint's config; 1 = greedy)")
     p.add_argument("--length-penalty", type=float, default=None)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="examples decoded at once (default: the checkpoint config's decode_batch_size)")
     p.add_argument("--out", required=True, help="the predictions file to write")
     p.add_argument("--metrics-out", help="also save the metrics as JSON here")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
@@ -108,7 +109,8 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     _add_config_args(p)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--steps", type=int, default=50, help="timed training steps (after 10 warm-up steps)")
-    p.add_argument("--decode-examples", type=int, default=512)
+    p.add_argument("--decode-examples", type=int, default=None,
+                   help="validation examples to decode, cycled (default 4096 on a GPU, 512 on a CPU)")
     p.add_argument("--checkpoint", help="time decoding with this trained model (default: the benchmark's own)")
     p.add_argument("--device", default=None)
     p.set_defaults(run=_run_bench)
