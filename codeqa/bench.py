@@ -85,18 +85,18 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         name = "greedy" if beam == 1 else f"beam{beam}"
         with runtime.autocast():
             predict(model, sample[: min(64, len(sample))], vocab, beam_size=beam, max_src_len=config.max_src_len,
-                    max_tgt_len=config.max_tgt_len, batch_size=config.decode_batch_size, device=dev)  # warm-up
+                    max_tgt_len=config.max_tgt_len, batch_size=config.decode_batch(dev), device=dev)  # warm-up
             _sync(dev)
             t0 = time.perf_counter()
             predict(model, sample, vocab, beam_size=beam, max_src_len=config.max_src_len,
-                    max_tgt_len=config.max_tgt_len, batch_size=config.decode_batch_size, device=dev)
+                    max_tgt_len=config.max_tgt_len, batch_size=config.decode_batch(dev), device=dev)
             _sync(dev)
         decode[f"decode_{name}_examples_per_s"] = round(len(sample) / (time.perf_counter() - t0), 1)
 
     return {
         **result,
         **decode,
-        "decode_batch_size": config.decode_batch_size,
+        "decode_batch_size": config.decode_batch(dev),
         "decode_examples": len(sample),
         "decode_model": str(checkpoint) if checkpoint else "the benchmark's own (barely trained)",
         "peak_memory_gb": round(torch.cuda.max_memory_allocated(dev) / 2**30, 2) if dev.type == "cuda" else None,

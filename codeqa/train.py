@@ -525,7 +525,7 @@ def _validate(model, valid_examples, valid_encoded, collate, vocab, config, runt
         with runtime.autocast():
             outputs = predict(model, valid_examples, vocab, beam_size=config.beam_size,
                               max_src_len=config.max_src_len, max_tgt_len=config.max_tgt_len,
-                              length_penalty=config.length_penalty, batch_size=config.decode_batch_size,
+                              length_penalty=config.length_penalty, batch_size=config.decode_batch(runtime.device),
                               device=runtime.device)
         scores = compute_metrics([o[0][0] if o else "" for o in outputs], [e.answer for e in valid_examples])
         row.update({f"val_{k}": v for k, v in scores.items() if k != "count"})

@@ -46,7 +46,7 @@ def score_grid(model: CopyModel, examples: list[Example], vocab: Vocab, config: 
         with autocast():
             outputs = predict(model, examples, vocab, beam_size=beam, max_src_len=config.max_src_len,
                               max_tgt_len=config.max_tgt_len, length_penalty=penalty,
-                              batch_size=config.decode_batch_size, device=device)
+                              batch_size=config.decode_batch(device), device=device)
         predictions = [o[0][0] if o else "" for o in outputs]
         scores = compute_metrics(predictions, references)
         mean_length = sum(len(p.split()) for p in predictions) / max(1, len(predictions))

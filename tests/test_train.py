@@ -213,3 +213,11 @@ def test_decoding_settings_are_chosen_on_validation_f1(tiny_data, tmp_path):
 def test_bad_decoding_grid_is_an_error(values):
     with pytest.raises(CodeQAError, match="comma-separated list"):
         _config("tune_beam_sizes=1,4", values)
+
+
+def test_decode_batch_follows_the_device_unless_set():
+    assert _config().decode_batch(torch.device("cpu")) == 64
+    assert _config().decode_batch(torch.device("cuda", 0)) == 512
+    assert _config("decode_batch_size=100").decode_batch("cuda") == 100
+    with pytest.raises(CodeQAError, match="decode_batch_size"):
+        _config("decode_batch_size=-1")
