@@ -291,7 +291,7 @@ def _pretrain_then_finetune(config, data_dir, out_dir: Path, vocab_path, resume,
                 _joint_vocab(config, data_dir).save(vocab_path)
             if runtime.world > 1:
                 dist.barrier()
-        log.info("stage 1 of 2: pre-training %d epochs on the %s split", stage1.epochs, stage1.train_split)
+        log.info("stage 1 of 2: pre-training %d epoch(s) on the %s split", stage1.epochs, stage1.train_split)
         summary1 = _train(stage1, data_dir, pre_dir, vocab_path, resume, runtime)
         if summary1["stopped"] != "completed all epochs":
             log.info("pre-training stopped before its end (%s): run again with --resume auto to go on",
