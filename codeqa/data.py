@@ -17,6 +17,7 @@ log = logging.getLogger("codeqa")
 
 CODE_FIELDS = ("code", "code.original")
 SPLITS = ("train", "dev", "test")
+PRETRAIN_SPLIT = "pretrain"  # generated pairs to pre-train on (`codeqa make-dataset --pretrain-for`)
 
 
 @dataclass(frozen=True)

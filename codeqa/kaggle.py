@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from codeqa import __version__
+from codeqa.data import PRETRAIN_SPLIT
 from codeqa.errors import CodeQAError
 from codeqa.fileio import atomic_open, human_size, write_json
 from codeqa.kaggle_env import (
@@ -58,7 +59,7 @@ MACHINE_SHAPE = "NvidiaTeslaT4"  # "GPU T4 x2"; enable_gpu alone gets a P100 tha
 # numpy, regex and lxml (its other requirements) and torch, matplotlib, tqdm, PyYAML (codeqa's) are there.
 BUNDLED_REQUIREMENTS = ("sacrebleu>=2.3", "portalocker", "colorama", "tabulate>=0.8.9")
 DATA_FIELDS = ("question", "code", "answer", "code.original")
-DATA_SPLITS = ("train", "dev", "test", "pretrain")  # pretrain: generated pairs (make-dataset --pretrain-for)
+DATA_SPLITS = ("train", "dev", "test", PRETRAIN_SPLIT)
 REQUIRED_SPLITS = ("train", "dev")
 FIXED_DATE = (2020, 1, 1, 0, 0, 0)  # zip member timestamps: the same inputs give the same zip
 WHEEL_RE = re.compile(r"^(?P<name>[A-Za-z0-9_.]+)-(?P<version>[A-Za-z0-9_.+!]+)(-[A-Za-z0-9_.]+)?"
@@ -482,7 +483,7 @@ def collect_data(data_dir: Path, lang: str, vocab: str | Path | None, tmp: Path)
                 members[f"{lang}/{split}/{split}.{field_name}"] = path
     vocab_path = find_vocab(data_dir, lang, vocab)
     if vocab_path is None:
-        splits = [s for s in ("train", "pretrain") if s in counts]  # pre-trained embeddings must carry over
+        splits = [s for s in ("train", PRETRAIN_SPLIT) if s in counts]  # pre-trained embeddings must carry over
         built = Vocab.build([ex for s in splits for ex in read_split(data_dir, lang, s)], min_freq=2,
                             max_size=50000)
         vocab_path = tmp / VOCAB_FILE

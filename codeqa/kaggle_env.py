@@ -46,6 +46,7 @@ EXPECTED_OUTPUTS = ("best_model_python.pt", "checkpoint_epoch10.pt", "checkpoint
                     "training_curves.png", "logs.txt")
 REQUIRED_SPLITS = ("train", "dev")
 MAX_SEARCH_DEPTH = 7
+STAGE1_DIR = "pretrain"  # = codeqa.train.PRETRAIN_DIR, not imported: importing train loads torch
 
 
 def on_kaggle(env: Mapping[str, str] | None = None) -> bool:
@@ -220,7 +221,7 @@ def print_runtime_report() -> int:
 # ---------------------------------------------------------------- cell 3: verify data
 def verify_data(paths: Paths) -> dict:
     """Count the examples of each split and load the vocabulary; a clear error when something is missing."""
-    from codeqa.data import SPLITS, read_split, split_file
+    from codeqa.data import PRETRAIN_SPLIT, SPLITS, read_split, split_file
     from codeqa.vocab import Vocab
 
     where = "; ".join(paths.searched) or "nowhere"
@@ -235,14 +236,14 @@ def verify_data(paths: Paths) -> dict:
         raise CodeQAError(f"in {paths.data_dir} (found by looking in {where}): missing {', '.join(missing)} "
                           f"(training needs the {' and '.join(REQUIRED_SPLITS)} splits)")
     counts = {}
-    for split in (*SPLITS, "pretrain"):
+    for split in (*SPLITS, PRETRAIN_SPLIT):
         if split in REQUIRED_SPLITS or split_file(paths.data_dir, paths.lang, split, "question").is_file():
             counts[split] = len(read_split(paths.data_dir, paths.lang, split))
     summary: dict = {"data_dir": str(paths.data_dir), "counts": counts, "vocab": None, "vocab_size": None}
     print(f"data: {paths.data_dir}")
     for split, n in counts.items():
         print(f"  {paths.lang}/{split}: {n:,} examples")
-    if "pretrain" not in counts:
+    if PRETRAIN_SPLIT not in counts:
         print("  (no pretrain split: configs that pre-train, kaggle_t4 among them, train in one stage; "
               "add one with `codeqa make-dataset --source stdlib PACKAGES_DIR --pretrain-for DATA_DIR` before "
               "`codeqa kaggle prepare`)")
@@ -373,12 +374,12 @@ def restore_previous_run(input_root: Path | None, out_dir: Path, run_name: str =
     ``--resume auto`` continues from the last checkpoint. Does nothing when ``out_dir`` has a ``last.pt``.
     """
     out_dir = Path(out_dir)
-    if input_root is None or (out_dir / "last.pt").is_file() or (out_dir / "pretrain" / "last.pt").is_file():
+    if input_root is None or (out_dir / "last.pt").is_file() or (out_dir / STAGE1_DIR / "last.pt").is_file():
         return None
     runs = {}  # run folder → its newest last.pt (a two-stage run may only have reached pretrain/last.pt)
     for path in find_files(Path(input_root), "last.pt"):
         run = path.parent if path.parent.name == run_name else path.parent.parent
-        if run.name == run_name and (path.parent == run or path.parent.name == "pretrain"):
+        if run.name == run_name and (path.parent == run or path.parent.name == STAGE1_DIR):
             runs[run] = max(runs.get(run, 0.0), path.stat().st_mtime)
     if not runs:
         return None

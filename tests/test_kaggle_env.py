@@ -149,6 +149,9 @@ def test_restore_previous_run_copies_the_last_checkpoint(tmp_path):
 
 
 def test_restore_previous_run_copies_a_run_stopped_while_pre_training(tmp_path):
+    from codeqa.train import PRETRAIN_DIR
+
+    assert kaggle_env.STAGE1_DIR == PRETRAIN_DIR
     old = tmp_path / "input" / "codeqa-train" / kaggle_env.FULL_OUT
     (old / "pretrain").mkdir(parents=True)
     for name in ("last.pt", "metrics.jsonl"):

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from codeqa.data import SPLITS, write_split
+from codeqa.data import PRETRAIN_SPLIT, SPLITS, write_split
 from codeqa.errors import CodeQAError
 from codeqa.fileio import write_json
 from codeqa.qtypes import QUESTION_TYPES, question_type
@@ -123,9 +123,6 @@ def _assign(functions: list[Function], shares: tuple[float, float, float], seed:
     return {"train": order[:train_end], "dev": order[train_end:dev_end], "test": order[dev_end:]}
 
 
-PRETRAIN_SPLIT = "pretrain"
-
-
 def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed: int = 0,
                  split: str = "0.8,0.1,0.1", with_test: bool = False,
                  exclude: OverlapIndex | None = None, pretrain_for: bool = False) -> dict:
@@ -166,11 +163,8 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
             functions.append(function)
     if not functions:
         raise CodeQAError(f"no documented function under {', '.join(sources)} gave a question")
-    if pretrain_for:
-        shares = (1.0, 0.0, 0.0)
-        order = list(functions)
-        random.Random(seed).shuffle(order)
-        assigned, written = {PRETRAIN_SPLIT: order}, [PRETRAIN_SPLIT]
+    if pretrain_for:  # all of them, shuffled like any split
+        assigned, written = {PRETRAIN_SPLIT: _assign(functions, (1.0, 0.0, 0.0), seed)["train"]}, [PRETRAIN_SPLIT]
     else:
         assigned = _assign(functions, shares, seed)
         written = [s for s in SPLITS if assigned[s] and (s != "test" or with_test)]
@@ -201,16 +195,17 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
         if not (out / lang).is_dir():
             raise CodeQAError(f"--pretrain-for {out}: no {lang}/ folder there (expected a CodeQA-layout "
                               f"dataset: {out}/{lang}/<split>/<split>.question ...)")
-        _write(out / lang / PRETRAIN_SPLIT, assigned, stats, "choose another dataset")
+        _write(out / lang / PRETRAIN_SPLIT, assigned, stats, "choose another dataset", split_folder=True)
     else:
         _write(out / lang, {s: assigned[s] for s in written}, stats, "choose another --out")
     return stats
 
 
-def _write(final: Path, splits: dict[str, list[Function]], stats: dict, hint: str) -> None:
+def _write(final: Path, splits: dict[str, list[Function]], stats: dict, hint: str,
+           split_folder: bool = False) -> None:
     """Write the splits and stats.json as ``final`` through a staging folder renamed into place, replacing an
     earlier ``final`` only if this command made it. ``final`` is a language folder (``<out>/python``, one
-    subfolder a split) or, for a single split named like it, that split's own folder."""
+    subfolder a split), or with ``split_folder`` the folder of its one split (``<data>/python/pretrain``)."""
     if final.exists() and not _ours(final):
         raise CodeQAError(f"{final} exists and was not made by {GENERATOR}: refusing to replace it ({hint})")
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -220,9 +215,7 @@ def _write(final: Path, splits: dict[str, list[Function]], stats: dict, hint: st
             rows = [{"question": q, "answer": a, "code": f.code, "code.original": f.code_original}
                     for f in functions for q, a in f.pairs]
             write_split(staging, "layout", name, rows)
-        built = staging / "layout"
-        if list(splits) == [final.name]:  # a single split written as its own folder
-            built = built / final.name
+        built = staging / "layout" / final.name if split_folder else staging / "layout"
         write_json(built / "stats.json", stats)
         old = staging / "old"
         if final.exists():
