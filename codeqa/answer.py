@@ -58,5 +58,5 @@ def answer(checkpoint_path: str | Path, question: str, *, code: str | None = Non
     beam = max(top_k, beam_size or config.beam_size)
     outputs = predict(model, [Example(question, text, "")], vocab, beam_size=beam, max_src_len=config.max_src_len,
                       max_tgt_len=config.max_tgt_len, length_penalty=config.length_penalty, device=dev,
-                      top_k=top_k)
+                      top_k=top_k, rerank=config.rerank)
     return outputs[0]

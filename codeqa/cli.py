@@ -13,6 +13,7 @@ import sys
 
 from codeqa import __version__
 from codeqa.errors import CodeQAError
+from codeqa.rerank import RERANKS
 
 
 # ---------------------------------------------------------------- build-vocab
@@ -86,6 +87,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--beam", type=int, default=None, help="beam size (default: the checkpoint's config; 1 = greedy)")
     p.add_argument("--length-penalty", type=float, default=None)
+    p.add_argument("--rerank", choices=RERANKS, default=None,
+                   help="which beam hypothesis answers: score (the beam's best) or mbr (the one that agrees "
+                        "most with the others, by token F1); default: the checkpoint's config")
     p.add_argument("--batch-size", type=int, default=None,
                    help="examples decoded at once (default: the checkpoint config's decode_batch_size)")
     p.add_argument("--out", required=True, help="the predictions file to write")
@@ -98,7 +102,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from codeqa.evaluate import evaluate
 
     evaluate(args.checkpoint, args.data_dir, args.split, args.out, metrics_out=args.metrics_out, lang=args.lang,
-             beam_size=args.beam, length_penalty=args.length_penalty, batch_size=args.batch_size,
+             beam_size=args.beam, length_penalty=args.length_penalty, rerank=args.rerank,
+             batch_size=args.batch_size,
              device=args.device)
     return 0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from codeqa.errors import CodeQAError
+from codeqa.rerank import RERANKS
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -69,14 +70,17 @@ class TrainConfig:
     eval_every: int = 1  # decode the validation split every N epochs (0: never; loss is computed always)
     beam_size: int = 4
     length_penalty: float = 1.0
+    rerank: str = "score"  # which beam hypothesis answers: score (the beam's best) | mbr (codeqa.rerank)
     # examples decoded at once (validation, tuning, evaluate, bench); 0 = by device: 512 on a GPU, where a
     # decoding step costs its launch overhead, 64 on a CPU, where a larger batch waits longer for its
     # slowest answer (measured: beam-4 evaluation of 7,000 examples 38 s at 64, 49 s at 256)
     decode_batch_size: int = 0
-    # after training, try these beam sizes x length penalties on the validation split and keep the best by
-    # F1 in the best checkpoint's config (e.g. "1,4,8" and "0.5,1.0,1.5,2.0"); "" = no tuning
+    # after training, try these beam sizes x length penalties x reranks on the validation split and keep
+    # the best by F1 in the best checkpoint's config (e.g. "1,4,16", "0.5,1.0,1.5,2.0", "score,mbr");
+    # "" = no tuning
     tune_beam_sizes: str = ""
     tune_length_penalties: str = "1.0"
+    tune_reranks: str = "score"
     save_every: int = 10
     max_time: str = ""  # e.g. "11h30m": stop cleanly (after a save) before this much wall time
     log_every: int = 50
@@ -110,6 +114,7 @@ class TrainConfig:
              "pretrain_split must differ from train_split and valid_split"),
             (self.max_src_len >= 2 and self.max_tgt_len >= 2, "max_src_len and max_tgt_len must be >= 2"),
             (self.beam_size >= 1, "beam_size must be >= 1"),
+            (self.rerank in RERANKS, f"rerank must be one of {', '.join(RERANKS)}"),
             (self.decode_batch_size >= 0, "decode_batch_size must be >= 0 (0: by device)"),
             (self.select_metric == "val_loss" or self.eval_every >= 1,
              "select_metric f1/rouge_l needs eval_every >= 1"),
@@ -121,6 +126,7 @@ class TrainConfig:
         if self.tune_beam_sizes:
             parse_list(self.tune_beam_sizes, int, "tune_beam_sizes")
             parse_list(self.tune_length_penalties, float, "tune_length_penalties")
+            parse_reranks(self.tune_reranks)
         return self
 
 
@@ -133,6 +139,15 @@ def parse_list(text: str, kind: type, key: str) -> list:
     if not values or any(v < (1 if kind is int else 0) for v in values):
         raise CodeQAError(f"config: {key} must be a comma-separated list of "
                           f"{'beam sizes >= 1' if kind is int else 'numbers >= 0'}, got {text!r}")
+    return values
+
+
+def parse_reranks(text: str) -> list[str]:
+    """``"score,mbr"`` → ``["score", "mbr"]``; a clear error for an unknown method."""
+    values = [part.strip() for part in str(text).split(",") if part.strip()]
+    if not values or any(v not in RERANKS for v in values):
+        raise CodeQAError(f"config: tune_reranks must be a comma-separated list of {', '.join(RERANKS)}, "
+                          f"got {text!r}")
     return values
 
 

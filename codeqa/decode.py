@@ -18,6 +18,7 @@ import torch
 from codeqa.batching import Batch, collator_for, encode_all
 from codeqa.data import Example
 from codeqa.models.base import CopyModel
+from codeqa.rerank import rank
 from codeqa.vocab import Vocab
 
 
@@ -150,9 +151,11 @@ def to_words(hyp: Hypothesis, vocab: Vocab, oovs: list[str]) -> list[str]:
 @torch.no_grad()
 def predict(model: CopyModel, examples: list[Example], vocab: Vocab, *, beam_size: int = 4,
             max_src_len: int = 256, max_tgt_len: int = 30, length_penalty: float = 1.0,
-            batch_size: int = 64, device: torch.device | str = "cpu", top_k: int = 1,
+            batch_size: int = 64, device: torch.device | str = "cpu", top_k: int = 1, rerank: str = "score",
             progress: bool = False) -> list[list[tuple[str, float]]]:
     """For each example, up to ``top_k`` (answer, score) pairs, best first, in the input order.
+
+    "Best" is decided by ``rerank`` (`codeqa.rerank`) over all ``beam_size`` hypotheses of the beam.
 
     Examples are decoded in length-sorted batches (little padding) and put back in order.
     """
@@ -176,6 +179,7 @@ def predict(model: CopyModel, examples: list[Example], vocab: Vocab, *, beam_siz
         else:
             hyps = beam_search(model, batch, vocab, beam_size, max_tgt_len, length_penalty)
         for i, options in zip(index, hyps):
-            results[i] = [(" ".join(to_words(h, vocab, encoded[i].oovs)), h.score) for h in options[:top_k]]
+            answers = [(" ".join(to_words(h, vocab, encoded[i].oovs)), h.score) for h in options]
+            results[i] = rank(answers, rerank)[:top_k]
     model.train(was_training)
     return results

@@ -22,21 +22,24 @@ def default_device(device: str | None) -> torch.device:
 
 def evaluate(checkpoint_path: str | Path, data_dir: str | Path, split: str, out: str | Path, *,
              metrics_out: str | Path | None = None, lang: str | None = None, beam_size: int | None = None,
-             length_penalty: float | None = None, batch_size: int | None = None, device: str | None = None) -> dict:
+             length_penalty: float | None = None, rerank: str | None = None, batch_size: int | None = None,
+             device: str | None = None) -> dict:
     dev = default_device(device)
     model, vocab, config = load_model(checkpoint_path, dev)
     examples = read_split(data_dir, lang or config.lang, split, config.code_field)
     beam = beam_size or config.beam_size
+    method = rerank or config.rerank
     outputs = predict(model, examples, vocab, beam_size=beam, max_src_len=config.max_src_len,
                       max_tgt_len=config.max_tgt_len,
                       length_penalty=config.length_penalty if length_penalty is None else length_penalty,
+                      rerank=method,
                       batch_size=batch_size or config.decode_batch(dev), device=dev, progress=True)
     predictions = [options[0][0] if options else "" for options in outputs]
     write_lines(out, predictions)
     references = [e.answer for e in examples]
     overall = compute_metrics(predictions, references)
     by_type = metrics_by_question_type(predictions, references, [e.question for e in examples])
-    result = {"checkpoint": str(checkpoint_path), "split": split, "beam_size": beam, "overall": overall,
+    result = {"checkpoint": str(checkpoint_path), "split": split, "beam_size": beam, "rerank": method, "overall": overall,
               "by_question_type": by_type}
     if metrics_out:  # saved before anything is printed: a closed stdout must not lose the results
         write_json(metrics_out, result)

@@ -426,12 +426,13 @@ def summarize_run(out_dir: Path, expected: Sequence[str] = EXPECTED_OUTPUTS) -> 
 
 
 def decoding_choice(out_dir: Path) -> dict | None:
-    """The beam size and length penalty chosen on validation F1 (decoding.json) with their scores, or None."""
+    """The decoding (beam size, length penalty, rerank) chosen on validation F1 (decoding.json) with its
+    scores, or None."""
     try:
         report = json.loads((Path(out_dir) / "decoding.json").read_text(encoding="utf-8"))
-        chosen = report["chosen"]
-        row = next(r for r in report["grid"] if r["beam_size"] == chosen["beam_size"]
-                   and r["length_penalty"] == chosen["length_penalty"])
+        chosen = {"beam_size": report["chosen"]["beam_size"], "length_penalty": report["chosen"]["length_penalty"],
+                  "rerank": report["chosen"].get("rerank", "score")}  # runs before reranking have no rerank
+        row = next(r for r in report["grid"] if {k: r.get(k, "score") for k in chosen} == chosen)
         return {**chosen, "f1": float(row["f1"]), "rouge_l": float(row["rouge_l"])}
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
         return None
@@ -455,7 +456,7 @@ def format_summary(summary: dict) -> str:
     decoding = summary.get("decoding")
     if decoding:
         lines.append(f"decoding chosen on validation F1: beam {decoding['beam_size']}, length penalty "
-                     f"{decoding['length_penalty']} (F1 {decoding['f1']:.2f}, ROUGE-L {decoding['rouge_l']:.2f}); "
+                     f"{decoding['length_penalty']}, rerank {decoding['rerank']} (F1 {decoding['f1']:.2f}, ROUGE-L {decoding['rouge_l']:.2f}); "
                      "stored in best_model_*.pt")
     return "\n".join(lines)
 

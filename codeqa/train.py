@@ -450,8 +450,9 @@ def _tune_decoding(best_path, model, valid_examples, vocab, config, runtime) -> 
         return tune_best_checkpoint(best_path, model, valid_examples, vocab, config, runtime.device,
                                     runtime.autocast, config.valid_split)["chosen"]
     except Exception as err:  # noqa: BLE001 — never lose a finished run to its last step
-        log.warning("could not tune the decoding settings (%s: %s); %s keeps beam %d, length penalty %.2f",
-                    type(err).__name__, err, best_path.name, config.beam_size, config.length_penalty)
+        log.warning("could not tune the decoding settings (%s: %s); %s keeps beam %d, length penalty %.2f, "
+                    "rerank %s", type(err).__name__, err, best_path.name, config.beam_size, config.length_penalty,
+                    config.rerank)
         return None
 
 
@@ -525,7 +526,8 @@ def _validate(model, valid_examples, valid_encoded, collate, vocab, config, runt
         with runtime.autocast():
             outputs = predict(model, valid_examples, vocab, beam_size=config.beam_size,
                               max_src_len=config.max_src_len, max_tgt_len=config.max_tgt_len,
-                              length_penalty=config.length_penalty, batch_size=config.decode_batch(runtime.device),
+                              length_penalty=config.length_penalty, rerank=config.rerank,
+                              batch_size=config.decode_batch(runtime.device),
                               device=runtime.device)
         scores = compute_metrics([o[0][0] if o else "" for o in outputs], [e.answer for e in valid_examples])
         row.update({f"val_{k}": v for k, v in scores.items() if k != "count"})

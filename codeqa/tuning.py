@@ -1,4 +1,4 @@
-"""Choosing the decoding settings (beam size, length penalty) on the validation split, by F1.
+"""Choosing the decoding settings (beam size, length penalty, rerank) on the validation split, by F1.
 
 Training selects a model; this selects how to decode with it. The grid is scored with F1 (ties broken
 by ROUGE-L), never with the official BLEU, which rewards short answers. The chosen settings are written
@@ -13,28 +13,32 @@ from pathlib import Path
 import torch
 
 from codeqa import checkpoint
-from codeqa.config import TrainConfig, parse_list
+from codeqa.config import TrainConfig, parse_list, parse_reranks
 from codeqa.data import Example
 from codeqa.decode import predict
 from codeqa.fileio import write_json
 from codeqa.metrics import compute_metrics
 from codeqa.models import CopyModel
+from codeqa.rerank import rank
 from codeqa.vocab import Vocab
 
 log = logging.getLogger("codeqa.tuning")
 
 DECODING_FILE = "decoding.json"
+DECODING_KEYS = ("beam_size", "length_penalty", "rerank")  # the config keys a row of the grid sets
 
 
-def grid(config: TrainConfig) -> list[tuple[int, float]]:
-    """(beam size, length penalty) pairs to try; greedy decoding (beam 1) has no length penalty."""
+def grid(config: TrainConfig) -> list[tuple[int, float, list[str]]]:
+    """(beam size, length penalty, reranks) to try; greedy decoding (beam 1) has one answer to choose from
+    and no length penalty. Each (beam, penalty) is decoded once and every rerank scored on that beam."""
     beams = parse_list(config.tune_beam_sizes, int, "tune_beam_sizes")
     penalties = parse_list(config.tune_length_penalties, float, "tune_length_penalties")
-    pairs: list[tuple[int, float]] = []
+    reranks = list(dict.fromkeys(parse_reranks(config.tune_reranks)))
+    settings: list[tuple[int, float, list[str]]] = []
     for beam in dict.fromkeys(beams):
         for penalty in ([1.0] if beam == 1 else dict.fromkeys(penalties)):
-            pairs.append((beam, penalty))
-    return pairs
+            settings.append((beam, penalty, ["score"] if beam == 1 else reranks))
+    return settings
 
 
 def score_grid(model: CopyModel, examples: list[Example], vocab: Vocab, config: TrainConfig,
@@ -42,19 +46,21 @@ def score_grid(model: CopyModel, examples: list[Example], vocab: Vocab, config: 
     """Decode ``examples`` with every setting of the grid; one row of metrics per setting."""
     references = [e.answer for e in examples]
     rows = []
-    for beam, penalty in grid(config):
+    for beam, penalty, reranks in grid(config):
         with autocast():
             outputs = predict(model, examples, vocab, beam_size=beam, max_src_len=config.max_src_len,
                               max_tgt_len=config.max_tgt_len, length_penalty=penalty,
-                              batch_size=config.decode_batch(device), device=device)
-        predictions = [o[0][0] if o else "" for o in outputs]
-        scores = compute_metrics(predictions, references)
-        mean_length = sum(len(p.split()) for p in predictions) / max(1, len(predictions))
-        rows.append({"beam_size": beam, "length_penalty": penalty, "mean_answer_tokens": round(mean_length, 2),
-                     **{k: v for k, v in scores.items() if k != "count"}})
-        log.info("decoding beam %d, length penalty %.2f: F1 %.2f, ROUGE-L %.2f, EM %.2f, BLEU %.2f "
-                 "(%.1f tokens an answer)", beam, penalty, scores["f1"], scores["rouge_l"],
-                 scores["exact_match"], scores["bleu"], mean_length)
+                              batch_size=config.decode_batch(device), device=device, top_k=beam)
+        for method in reranks:
+            predictions = [rank(o, method)[0][0] if o else "" for o in outputs]
+            scores = compute_metrics(predictions, references)
+            mean_length = sum(len(p.split()) for p in predictions) / max(1, len(predictions))
+            rows.append({"beam_size": beam, "length_penalty": penalty, "rerank": method,
+                         "mean_answer_tokens": round(mean_length, 2),
+                         **{k: v for k, v in scores.items() if k != "count"}})
+            log.info("decoding beam %d, length penalty %.2f, rerank %s: F1 %.2f, ROUGE-L %.2f, EM %.2f, "
+                     "BLEU %.2f (%.1f tokens an answer)", beam, penalty, method, scores["f1"], scores["rouge_l"],
+                     scores["exact_match"], scores["bleu"], mean_length)
     return rows
 
 
@@ -71,12 +77,12 @@ def tune_best_checkpoint(best_path: Path, model: CopyModel, examples: list[Examp
     rows = score_grid(model, examples, vocab, config, device, autocast)
     chosen = best_row(rows)
     result = {"checkpoint": best_path.name, "epoch": state["epoch"], "split": split, "examples": len(examples),
-              "selected_by": "f1 (ties: rouge_l)", "chosen": {k: chosen[k] for k in ("beam_size", "length_penalty")},
+              "selected_by": "f1 (ties: rouge_l)", "chosen": {k: chosen[k] for k in DECODING_KEYS},
               "grid": rows}
-    state["config"] = {**state["config"], "beam_size": chosen["beam_size"],
-                       "length_penalty": chosen["length_penalty"]}
+    state["config"] = {**state["config"], **{k: chosen[k] for k in DECODING_KEYS}}
     checkpoint.save(best_path, {k: v for k, v in state.items() if k not in ("format", "version")})
     write_json(best_path.parent / DECODING_FILE, result)
-    log.info("decoding chosen on %s F1: beam %d, length penalty %.2f (F1 %.2f, ROUGE-L %.2f) → %s",
-             split, chosen["beam_size"], chosen["length_penalty"], chosen["f1"], chosen["rouge_l"], best_path.name)
+    log.info("decoding chosen on %s F1: beam %d, length penalty %.2f, rerank %s (F1 %.2f, ROUGE-L %.2f) → %s",
+             split, chosen["beam_size"], chosen["length_penalty"], chosen["rerank"], chosen["f1"], chosen["rouge_l"],
+             best_path.name)
     return result

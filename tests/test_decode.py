@@ -75,7 +75,8 @@ def test_cli_evaluate_writes_aligned_predictions_and_metrics(tiny_data, tmp_path
     assert result.returncode == 0, result.stderr
     preds, metrics = tmp_path / "preds.txt", tmp_path / "metrics.json"
     result = run_cli("evaluate", "--checkpoint", str(out / "best_model_python.pt"), "--data-dir", str(tiny_data),
-                     "--split", "dev", "--beam", "2", "--out", str(preds), "--metrics-out", str(metrics))
+                     "--split", "dev", "--beam", "2", "--rerank", "mbr", "--out", str(preds),
+                     "--metrics-out", str(metrics))
     assert result.returncode == 0, result.stderr
     assert "token F1" in result.stdout and "ROUGE-L" in result.stdout
     lines = preds.read_text(encoding="utf-8").split("\n")
@@ -83,7 +84,7 @@ def test_cli_evaluate_writes_aligned_predictions_and_metrics(tiny_data, tmp_path
     import json
 
     saved = json.loads(metrics.read_text())
-    assert saved["overall"]["count"] == 6 and saved["beam_size"] == 2
+    assert saved["overall"]["count"] == 6 and saved["beam_size"] == 2 and saved["rerank"] == "mbr"
     assert set(saved["by_question_type"]) >= {"what", "how"}
 
 
@@ -130,7 +131,8 @@ def test_cli_bench_prints_one_json_line(tiny_data, tmp_path):
 
     out = tmp_path / "run"
     assert run_cli("train", "--config", "quick", "--data-dir", str(tiny_data), "--out-dir", str(out),
-                   "--set", "epochs=1", "--set", "batch_size=16").returncode == 0
+                   "--set", "epochs=1", "--set", "batch_size=16", "--set", "beam_size=4",
+                   "--set", "rerank=mbr").returncode == 0
     result = run_cli("bench", "--config", "quick", "--data-dir", str(tiny_data), "--steps", "2",
                      "--decode-examples", "8", "--set", "batch_size=8",
                      "--checkpoint", str(out / "best_model_python.pt"))
@@ -138,5 +140,5 @@ def test_cli_bench_prints_one_json_line(tiny_data, tmp_path):
     row = json.loads(result.stdout.strip().splitlines()[-1])
     assert row["dtype"] == "fp32" and row["batch_size"] == 8 and row["steps"] == 2
     for key in ("train_examples_per_s", "train_tokens_per_s", "decode_greedy_examples_per_s",
-                "decode_beam4_examples_per_s"):
+                "decode_beam4_examples_per_s", "decode_beam4_mbr_examples_per_s"):  # the checkpoint's rerank
         assert row[key] > 0, key

@@ -183,8 +183,15 @@ def test_summary_never_crashes(tmp_path, capsys):
     (run / "decoding.json").write_text('{"chosen": {"beam_size": 4, "length_penalty": 1.5}, "grid": ['
                                        '{"beam_size": 1, "length_penalty": 1.0, "f1": 20.0, "rouge_l": 19.0}, '
                                        '{"beam_size": 4, "length_penalty": 1.5, "f1": 22.5, "rouge_l": 21.0}]}')
-    assert kaggle_env.show_summary(run)["decoding"]["f1"] == 22.5
-    assert "beam 4, length penalty 1.5 (F1 22.50" in capsys.readouterr().out
+    assert kaggle_env.show_summary(run)["decoding"]["f1"] == 22.5  # a run from before reranking
+    assert "beam 4, length penalty 1.5, rerank score (F1 22.50" in capsys.readouterr().out
+    (run / "decoding.json").write_text('{"chosen": {"beam_size": 4, "length_penalty": 1.5, "rerank": "mbr"}, '
+                                       '"grid": [{"beam_size": 4, "length_penalty": 1.5, "rerank": "score", '
+                                       '"f1": 22.5, "rouge_l": 21.0}, {"beam_size": 4, "length_penalty": 1.5, '
+                                       '"rerank": "mbr", "f1": 24.0, "rouge_l": 22.0}]}')
+    assert kaggle_env.show_summary(run)["decoding"] == {"beam_size": 4, "length_penalty": 1.5, "rerank": "mbr",
+                                                        "f1": 24.0, "rouge_l": 22.0}
+    assert "rerank mbr (F1 24.00" in capsys.readouterr().out
     (run / "decoding.json").write_text('{"chosen": {}}')
     assert kaggle_env.show_summary(run)["decoding"] is None
 

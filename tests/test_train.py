@@ -197,22 +197,29 @@ def test_pretrain_split_missing_trains_one_stage_and_says_so(tiny_data, tmp_path
 
 def test_decoding_settings_are_chosen_on_validation_f1(tiny_data, tmp_path):
     out = tmp_path / "run"
-    summary = train(_config("epochs=1", "tune_beam_sizes=1,2", "tune_length_penalties=0.5,1.5"), tiny_data, out)
+    summary = train(_config("epochs=1", "tune_beam_sizes=1,2", "tune_length_penalties=0.5,1.5",
+                            "tune_reranks=score,mbr"), tiny_data, out)
     report = json.loads((out / "decoding.json").read_text())
-    assert [(r["beam_size"], r["length_penalty"]) for r in report["grid"]] == [(1, 1.0), (2, 0.5), (2, 1.5)]
+    assert [(r["beam_size"], r["length_penalty"], r["rerank"]) for r in report["grid"]] == [
+        (1, 1.0, "score"), (2, 0.5, "score"), (2, 0.5, "mbr"), (2, 1.5, "score"), (2, 1.5, "mbr")]
     best = max(report["grid"], key=lambda r: (r["f1"], r["rouge_l"]))
-    assert report["chosen"] == {"beam_size": best["beam_size"], "length_penalty": best["length_penalty"]}
-    assert summary["decoding"] == report["chosen"]
+    chosen = {k: best[k] for k in ("beam_size", "length_penalty", "rerank")}
+    assert report["chosen"] == chosen and summary["decoding"] == chosen
     saved = checkpoint.load(out / "best_model_python.pt")["config"]
-    assert (saved["beam_size"], saved["length_penalty"]) == (best["beam_size"], best["length_penalty"])
+    assert {k: saved[k] for k in chosen} == chosen
     assert "decoding chosen on dev F1" in (out / "logs.txt").read_text()
 
 
 @pytest.mark.parametrize("values", ["tune_beam_sizes=0,4", "tune_beam_sizes=four",
-                                    "tune_length_penalties=-1"])
+                                    "tune_length_penalties=-1", "tune_reranks=score,vote"])
 def test_bad_decoding_grid_is_an_error(values):
     with pytest.raises(CodeQAError, match="comma-separated list"):
         _config("tune_beam_sizes=1,4", values)
+
+
+def test_unknown_rerank_is_an_error():
+    with pytest.raises(CodeQAError, match="rerank must be one of score, mbr"):
+        _config("rerank=vote")
 
 
 def test_decode_batch_follows_the_device_unless_set():
