@@ -17,7 +17,16 @@ from codeqa.batching import LengthGroupedSampler, collator_for, encode_all
 from codeqa.config import TrainConfig
 from codeqa.decode import predict
 from codeqa.models import build_model
-from codeqa.train import Runtime, load_examples, make_optimizer, resolve_precision, set_seed, train_step
+from codeqa.train import (
+    Runtime,
+    joint_vocab,
+    load_examples,
+    make_optimizer,
+    pretraining_wanted,
+    resolve_precision,
+    set_seed,
+    train_step,
+)
 from codeqa.vocab import Vocab
 
 
@@ -34,7 +43,9 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     precision = resolve_precision(config.precision, dev)
     train, valid = load_examples(config, data_dir)
-    vocab = Vocab.build(train, min_freq=config.min_freq, max_size=config.max_vocab)
+    # the vocabulary `codeqa train` would build: its size sets the cost of the output layer
+    vocab = (joint_vocab(config, data_dir) if pretraining_wanted(config, data_dir)
+             else Vocab.build(train, min_freq=config.min_freq, max_size=config.max_vocab))
     encoded = encode_all(train, vocab, config.max_src_len, config.max_tgt_len)
     sampler = LengthGroupedSampler([len(e.src) for e in encoded], config.batch_size, seed=config.seed)
     collate = collator_for(vocab)

@@ -229,7 +229,7 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, vocab_
         dist.barrier()
     setup_logging(out_dir, runtime.main)
     try:
-        if _pretraining_wanted(config, data_dir):
+        if pretraining_wanted(config, data_dir):
             return _pretrain_then_finetune(config, data_dir, out_dir, vocab_path, resume, runtime)
         return _train(config, data_dir, out_dir, vocab_path, resume, runtime)
     except torch.cuda.OutOfMemoryError:
@@ -247,7 +247,7 @@ PRETRAIN_DIR = "pretrain"  # stage 1's outputs, inside the out dir
 PRETRAIN_FINISHED = "finished.json"  # written when stage 1 has run all its epochs
 
 
-def _pretraining_wanted(config: TrainConfig, data_dir: str | Path) -> bool:
+def pretraining_wanted(config: TrainConfig, data_dir: str | Path) -> bool:
     if not (config.pretrain_split and config.pretrain_epochs):
         return False
     if config.pretrain_split in available_splits(data_dir, config.lang):
@@ -288,7 +288,7 @@ def _pretrain_then_finetune(config, data_dir, out_dir: Path, vocab_path, resume,
         if vocab_path is None and (not resume or checkpoint.newest(pre_dir) is None):
             vocab_path = out_dir / "vocab.json"
             if runtime.main:
-                _joint_vocab(config, data_dir).save(vocab_path)
+                joint_vocab(config, data_dir).save(vocab_path)
             if runtime.world > 1:
                 dist.barrier()
         log.info("stage 1 of 2: pre-training %d epoch(s) on the %s split", stage1.epochs, stage1.train_split)
@@ -308,7 +308,7 @@ def _pretrain_then_finetune(config, data_dir, out_dir: Path, vocab_path, resume,
     return {**summary2, "stage": "finetune", "pretrain": summary1}
 
 
-def _joint_vocab(config: TrainConfig, data_dir) -> Vocab:
+def joint_vocab(config: TrainConfig, data_dir) -> Vocab:
     """The vocabulary over both training splits, so that pre-trained embeddings carry over."""
     examples = [ex for split in (config.train_split, config.pretrain_split)
                 for ex in read_split(data_dir, config.lang, split, config.code_field)]
