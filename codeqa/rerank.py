@@ -37,8 +37,12 @@ def mbr(options: list[Option]) -> list[Option]:
     weights = [math.exp(score - top) for _, score in options]
     bags = [Counter(normalize_answer(text).split()) for text, _ in options]
     sizes = [sum(bag.values()) for bag in bags]
-    gains = [sum(w * _f1(bags[i], sizes[i], bags[j], sizes[j]) for j, w in enumerate(weights))
-             for i in range(len(options))]
+    gains = list(weights)  # an answer's F1 with itself is 1
+    for i in range(len(options)):
+        for j in range(i + 1, len(options)):  # F1 is symmetric: each pair once
+            f1 = _f1(bags[i], sizes[i], bags[j], sizes[j])
+            gains[i] += weights[j] * f1
+            gains[j] += weights[i] * f1
     order = sorted(range(len(options)), key=lambda i: -gains[i])  # stable: beam order breaks ties
     return [options[i] for i in order]
 
