@@ -143,8 +143,8 @@ def parse_list(text: str, kind: type, key: str) -> list:
 
 
 def parse_reranks(text: str) -> list[str]:
-    """``"score,mbr"`` → ``["score", "mbr"]``; a clear error for an unknown method."""
-    values = [part.strip() for part in str(text).split(",") if part.strip()]
+    """``"score,mbr"`` → ``["score", "mbr"]`` (each once); a clear error for an unknown method."""
+    values = list(dict.fromkeys(part.strip() for part in str(text).split(",") if part.strip()))
     if not values or any(v not in RERANKS for v in values):
         raise CodeQAError(f"config: tune_reranks must be a comma-separated list of {', '.join(RERANKS)}, "
                           f"got {text!r}")

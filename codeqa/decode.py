@@ -179,7 +179,8 @@ def predict(model: CopyModel, examples: list[Example], vocab: Vocab, *, beam_siz
         else:
             hyps = beam_search(model, batch, vocab, beam_size, max_tgt_len, length_penalty)
         for i, options in zip(index, hyps):
-            answers = [(" ".join(to_words(h, vocab, encoded[i].oovs)), h.score) for h in options]
+            pool = options if rerank != "score" else options[:top_k]  # the beam's order needs no other words
+            answers = [(" ".join(to_words(h, vocab, encoded[i].oovs)), h.score) for h in pool]
             results[i] = rank(answers, rerank)[:top_k]
     model.train(was_training)
     return results

@@ -186,16 +186,21 @@ def token_f1(prediction: str, reference: str) -> float:
     Repeated tokens count as often as they occur in both (``Counter`` intersection). Two empty answers
     score 100 (as in SQuAD and NeuralCodeSum's ``eval_score``); one empty answer scores 0.
     """
-    hyp = normalize_answer(prediction).split()
-    ref = normalize_answer(reference).split()
-    if not hyp or not ref:
-        return 100.0 if not hyp and not ref else 0.0
-    same = sum((Counter(hyp) & Counter(ref)).values())
-    if same == 0:
-        return 0.0
-    precision = same / len(hyp)
-    recall = same / len(ref)
-    return 100.0 * 2 * precision * recall / (precision + recall)
+    return bag_f1(token_bag(prediction), token_bag(reference))
+
+
+def token_bag(text: str) -> Counter:
+    """The multiset of an answer's normalised tokens, as token F1 compares them."""
+    return Counter(normalize_answer(text).split())
+
+
+def bag_f1(hyp: Counter, ref: Counter) -> float:
+    """Token F1 (0-100) of two token bags (`token_bag`): 2 * overlap / (size + size), the harmonic mean of
+    precision and recall."""
+    hyp_len, ref_len = hyp.total(), ref.total()
+    if not hyp_len or not ref_len:
+        return 100.0 if hyp_len == ref_len else 0.0
+    return 200.0 * (hyp & ref).total() / (hyp_len + ref_len)
 
 
 # --------------------------------------------------------------------------------------------------

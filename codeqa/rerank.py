@@ -12,21 +12,12 @@ held-out real CodeQA examples (README, "Results"): beam 16 gains about 2 F1 over
 from __future__ import annotations
 
 import math
-from collections import Counter
 
-from codeqa.metrics import normalize_answer
+from codeqa.metrics import bag_f1, token_bag
 
 RERANKS = ("score", "mbr")
 
 Option = tuple[str, float]  # (answer, length-normalised log-probability)
-
-
-def _f1(a: Counter, a_len: int, b: Counter, b_len: int) -> float:
-    """Token F1 (0-1) of two bags of normalised tokens, as `codeqa.metrics.token_f1` defines it."""
-    if not a_len or not b_len:
-        return 1.0 if a_len == b_len else 0.0
-    same = sum((a & b).values())
-    return 0.0 if same == 0 else 2 * same / (a_len + b_len)
 
 
 def mbr(options: list[Option]) -> list[Option]:
@@ -35,12 +26,11 @@ def mbr(options: list[Option]) -> list[Option]:
         return list(options)
     top = max(score for _, score in options)
     weights = [math.exp(score - top) for _, score in options]
-    bags = [Counter(normalize_answer(text).split()) for text, _ in options]
-    sizes = [sum(bag.values()) for bag in bags]
+    bags = [token_bag(text) for text, _ in options]
     gains = list(weights)  # an answer's F1 with itself is 1
     for i in range(len(options)):
         for j in range(i + 1, len(options)):  # F1 is symmetric: each pair once
-            f1 = _f1(bags[i], sizes[i], bags[j], sizes[j])
+            f1 = bag_f1(bags[i], bags[j]) / 100.0
             gains[i] += weights[j] * f1
             gains[j] += weights[i] * f1
     order = sorted(range(len(options)), key=lambda i: -gains[i])  # stable: beam order breaks ties

@@ -33,7 +33,7 @@ def grid(config: TrainConfig) -> list[tuple[int, float, list[str]]]:
     and no length penalty. Each (beam, penalty) is decoded once and every rerank scored on that beam."""
     beams = parse_list(config.tune_beam_sizes, int, "tune_beam_sizes")
     penalties = parse_list(config.tune_length_penalties, float, "tune_length_penalties")
-    reranks = list(dict.fromkeys(parse_reranks(config.tune_reranks)))
+    reranks = parse_reranks(config.tune_reranks)
     settings: list[tuple[int, float, list[str]]] = []
     for beam in dict.fromkeys(beams):
         for penalty in ([1.0] if beam == 1 else dict.fromkeys(penalties)):
