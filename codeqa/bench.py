@@ -48,8 +48,10 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
              else Vocab.build(train, min_freq=config.min_freq, max_size=config.max_vocab))
     encoded = encode_all(train, vocab, config.max_src_len, config.max_tgt_len)
     sampler = LengthGroupedSampler([len(e.src) for e in encoded], config.batch_size, seed=config.seed)
-    collate = collator_for(vocab)
+    collate = collator_for(vocab, dev)
     batches = [collate([encoded[i] for i in b]) for b in sampler]
+    if dev.type == "cuda":  # as training's DataLoader does: a copy from pageable memory would wait on the GPU
+        batches = [b.pin_memory() for b in batches]
     model = build_model(config, len(vocab), vocab.pad_id).to(dev)
     optimizer = make_optimizer(config, model)
     scaler = torch.amp.GradScaler(dev.type, enabled=precision == "fp16")
@@ -88,10 +90,10 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         from codeqa.checkpoint import load_model
 
         model, vocab, config = load_model(checkpoint, dev)  # decode with its lengths too
-    if decode_examples is None:  # enough for several decode batches: one batch would time its warm-up
-        decode_examples = 4096 if dev.type == "cuda" else 512
+    if decode_examples is None:  # several batches of every setting: one batch would time its warm-up
+        decode_examples = 16384 if dev.type == "cuda" else 512
     sample = (valid * (decode_examples // max(1, len(valid)) + 1))[:decode_examples]
-    decode = {}
+    decode, batch_sizes = {}, {}
     # greedy and beam 4 are the published targets; the config's own decoding, reranking included, is what
     # validation, `evaluate` and `answer` pay for
     settings = [(beam, "score") for beam in sorted({1, 4, config.beam_size})]
@@ -99,11 +101,12 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         settings.append((config.beam_size, config.rerank))
     for beam, method in settings:
         name = ("greedy" if beam == 1 else f"beam{beam}") + ("" if method == "score" else f"_{method}")
+        batch_sizes[name] = config.decode_batch(dev, beam)
         options = {"beam_size": beam, "max_src_len": config.max_src_len, "max_tgt_len": config.max_tgt_len,
                    "length_penalty": config.length_penalty, "rerank": method,
-                   "batch_size": config.decode_batch(dev), "device": dev}
+                   "batch_size": batch_sizes[name], "device": dev}
         with runtime.autocast():
-            predict(model, sample[: min(64, len(sample))], vocab, **options)  # warm-up
+            predict(model, sample[: batch_sizes[name]], vocab, **options)  # warm-up: one full batch
             _sync(dev)
             t0 = time.perf_counter()
             predict(model, sample, vocab, **options)
@@ -113,7 +116,7 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     return {
         **result,
         **decode,
-        "decode_batch_size": config.decode_batch(dev),
+        "decode_batch_sizes": batch_sizes,
         "decode_examples": len(sample),
         "decode_model": str(checkpoint) if checkpoint else "the benchmark's own (barely trained)",
         "peak_memory_gb": round(torch.cuda.max_memory_allocated(dev) / 2**30, 2) if dev.type == "cuda" else None,

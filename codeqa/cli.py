@@ -115,7 +115,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--steps", type=int, default=50, help="timed training steps (after 10 warm-up steps)")
     p.add_argument("--decode-examples", type=int, default=None,
-                   help="validation examples to decode, cycled (default 4096 on a GPU, 512 on a CPU)")
+                   help="validation examples to decode, cycled (default 16384 on a GPU, 512 on a CPU)")
     p.add_argument("--checkpoint", help="time decoding with this trained model (default: the benchmark's own)")
     p.add_argument("--device", default=None)
     p.set_defaults(run=_run_bench)

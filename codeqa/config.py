@@ -22,6 +22,9 @@ MODEL_KEYS = ("model", "d_model", "n_heads", "enc_layers", "dec_layers", "ff_dim
               "max_src_len", "max_tgt_len")
 
 
+GPU_DECODE_ROWS = 8192  # hypotheses decoded at once on a GPU (see decode_batch_size)
+
+
 @dataclass
 class TrainConfig:
     # model
@@ -71,9 +74,11 @@ class TrainConfig:
     beam_size: int = 4
     length_penalty: float = 1.0
     rerank: str = "score"  # which beam hypothesis answers: score (the beam's best) | mbr (codeqa.rerank)
-    # examples decoded at once (validation, tuning, evaluate, bench); 0 = by device: 512 on a GPU, where a
-    # decoding step costs its launch overhead, 64 on a CPU, where a larger batch waits longer for its
-    # slowest answer (measured: beam-4 evaluation of 7,000 examples 38 s at 64, 49 s at 256)
+    # examples decoded at once (validation, tuning, evaluate, bench); 0 = by device: on a GPU, where each
+    # decoding step pays its launch overhead once for the whole batch, as many as keep 8,192 hypotheses in
+    # flight (8,192 greedy, 2,048 at beam 4, 512 at beam 16: about 1 GB a step's scores over a 30k
+    # vocabulary); 64 on a CPU, where a larger batch waits longer for its slowest answer (measured: beam-4
+    # evaluation of 7,000 examples 38 s at 64, 49 s at 256)
     decode_batch_size: int = 0
     # after training, try these beam sizes x length penalties x reranks on the validation split and keep
     # the best by F1 in the best checkpoint's config (e.g. "1,4,16", "0.5,1.0,1.5,2.0", "score,mbr");
@@ -92,9 +97,11 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def decode_batch(self, device) -> int:
-        """decode_batch_size, or the device's default when it is 0."""
-        return self.decode_batch_size or (512 if str(device).startswith("cuda") else 64)
+    def decode_batch(self, device, beam_size: int) -> int:
+        """decode_batch_size, or the device's default for this beam size when it is 0."""
+        if self.decode_batch_size:
+            return self.decode_batch_size
+        return max(1, GPU_DECODE_ROWS // max(1, beam_size)) if str(device).startswith("cuda") else 64
 
     def model_dict(self) -> dict:
         return {k: getattr(self, k) for k in MODEL_KEYS}

@@ -64,7 +64,7 @@ def greedy_search(model: CopyModel, batch: Batch, vocab: Vocab, max_len: int) ->
         score += torch.where(done, torch.zeros_like(best), best)
         token = token.masked_fill(done, vocab.pad_id)
         newly = (token == vocab.eos_id) & ~done
-        lengths[newly] = step
+        lengths = torch.where(newly, step, lengths)  # a boolean-mask assignment would wait on the GPU
         done |= newly
         out = torch.cat([out, token[:, None]], dim=1)
         prev = token[:, None]
@@ -105,13 +105,16 @@ def beam_search(model: CopyModel, batch: Batch, vocab: Vocab, beam_size: int, ma
         # finished: <eos> candidates ranked within the top k of their example
         eos_rank = is_eos & (torch.arange(2 * k, device=device)[None, :] < k) & torch.isfinite(top_scores)
         if bool(eos_rank.any()):
+            # everything about this step's finished hypotheses crosses to the host in three copies
+            where = eos_rank.nonzero()
+            example, slot = where[:, 0], where[:, 1]
+            rows_of = example * k + top_beam[example, slot]
+            found = zip(example.tolist(), tokens.index_select(0, rows_of)[:, 1:].tolist(),
+                        top_scores[example, slot].tolist())
             norm = float(step + 1) ** length_penalty
-            for i, j in eos_rank.nonzero().tolist():
-                if done[i] or len(finished[i]) >= k:
-                    continue
-                beam = int(top_beam[i, j])
-                seq = tokens[i * k + beam, 1:].tolist()
-                finished[i].append(Hypothesis(seq, float(top_scores[i, j]) / norm))
+            for i, seq, score in found:
+                if not done[i] and len(finished[i]) < k:
+                    finished[i].append(Hypothesis(seq, score / norm))
         for i in range(b):
             if not done[i] and len(finished[i]) >= k:
                 done[i] = True
@@ -128,13 +131,16 @@ def beam_search(model: CopyModel, batch: Batch, vocab: Vocab, beam_size: int, ma
         scores = alive_scores.masked_fill(done_mask, float("-inf"))
     # examples that ran out of length keep their best alive hypotheses
     final_norm = float(tokens.size(1) - 1) ** length_penalty if tokens.size(1) > 1 else 1.0
-    for i in range(b):
-        if len(finished[i]) < k:
+    short = [i for i in range(b) if len(finished[i]) < k]
+    if short:
+        alive_scores, alive_tokens = scores.tolist(), tokens[:, 1:].tolist()
+        for i in short:
             for j in range(k):
-                s = float(scores[i, j])
+                s = alive_scores[i][j]
                 if s != float("-inf") and len(finished[i]) < k:
-                    finished[i].append(Hypothesis(tokens[i * k + j, 1:].tolist(), s / final_norm))
-        finished[i].sort(key=lambda h: h.score, reverse=True)
+                    finished[i].append(Hypothesis(alive_tokens[i * k + j], s / final_norm))
+    for hyps in finished:
+        hyps.sort(key=lambda h: h.score, reverse=True)
     return finished
 
 
@@ -162,7 +168,7 @@ def predict(model: CopyModel, examples: list[Example], vocab: Vocab, *, beam_siz
     was_training = model.training
     model.eval()
     encoded = encode_all(examples, vocab, max_src_len, max_tgt_len)
-    collate = collator_for(vocab)
+    collate = collator_for(vocab, device)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].src))
     results: list[list[tuple[str, float]]] = [[] for _ in examples]
     starts = range(0, len(order), batch_size)

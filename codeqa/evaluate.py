@@ -33,7 +33,7 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path, split: str, out:
                       max_tgt_len=config.max_tgt_len,
                       length_penalty=config.length_penalty if length_penalty is None else length_penalty,
                       rerank=method,
-                      batch_size=batch_size or config.decode_batch(dev), device=dev, progress=True)
+                      batch_size=batch_size or config.decode_batch(dev, beam), device=dev, progress=True)
     predictions = [options[0][0] if options else "" for options in outputs]
     write_lines(out, predictions)
     references = [e.answer for e in examples]

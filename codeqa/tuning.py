@@ -50,7 +50,7 @@ def score_grid(model: CopyModel, examples: list[Example], vocab: Vocab, config: 
         with autocast():
             outputs = predict(model, examples, vocab, beam_size=beam, max_src_len=config.max_src_len,
                               max_tgt_len=config.max_tgt_len, length_penalty=penalty,
-                              batch_size=config.decode_batch(device), device=device, top_k=beam)
+                              batch_size=config.decode_batch(device, beam), device=device, top_k=beam)
         for method in reranks:
             predictions = [rank(o, method)[0][0] if o else "" for o in outputs]
             scores = compute_metrics(predictions, references)

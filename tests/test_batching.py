@@ -38,11 +38,14 @@ def test_batch_shapes_and_teacher_forcing_inputs():
     vocab = _vocab()
     items = encode_all([Example("What ?", "def zeta", "zeta"), Example("What does the code return ?",
                                                                        "def f a b return a", "the sum")], vocab)
-    batch = collator_for(vocab)(items)
-    assert batch.src.shape == (2, 13) and batch.src_ext.shape == (2, 13)
-    assert batch.tgt_in.shape == batch.tgt_out.shape == (2, 3)
-    assert batch.tgt_in[0].tolist() == [vocab.bos_id, vocab.unk_id, 0]  # copied OOV fed back as <unk>
-    assert batch.tgt_out[0].tolist() == [len(vocab), vocab.eos_id, 0]
+    assert collator_for(vocab)(items).src.shape == (2, 13)  # on a CPU: as wide as the longest
+    # a GPU's batches: widths padded to a multiple of 8 (13 source and 3 target positions at most)
+    batch = collator_for(vocab, "cuda")(items)
+    assert batch.src.shape == (2, 16) and batch.src_ext.shape == (2, 16)
+    assert batch.tgt_in.shape == batch.tgt_out.shape == (2, 8)
+    assert batch.tgt_in[0].tolist() == [vocab.bos_id, vocab.unk_id] + [0] * 6  # copied OOV fed back as <unk>
+    assert batch.tgt_out[0].tolist() == [len(vocab), vocab.eos_id] + [0] * 6
+    assert batch.tgt_index.tolist() == [0, 1, 8, 9, 10]  # the real target positions, row after row
     assert batch.n_oov == 1 and batch.oovs[1] == []
     assert isinstance(collator_for(vocab), Collator)
 

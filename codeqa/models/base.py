@@ -63,21 +63,23 @@ class CopyModel(nn.Module):
         """
         memory = self.encode(batch.src)
         hidden, attn, p_gen, _ = self.decode(memory, batch.tgt_in)
-        valid = batch.tgt_out != self.pad_id
-        target = batch.tgt_out[valid]
-        logits = self.generator(hidden[valid]).float()
+        rows_total, width = batch.tgt_out.shape
+        index = batch.tgt_index  # flat (B*T) positions of the real target tokens, made on the host
+        target = batch.tgt_out.reshape(-1).index_select(0, index)
+        logits = self.generator(hidden.reshape(rows_total * width, -1).index_select(0, index)).float()
         log_probs = F.log_softmax(logits, dim=-1)
         in_vocab = target < self.vocab_size
         p_vocab = log_probs.gather(1, target.clamp(max=self.vocab_size - 1).unsqueeze(1)).squeeze(1).exp()
         p_vocab = p_vocab * in_vocab
-        src_ext = batch.src_ext.unsqueeze(1).expand(-1, valid.size(1), -1)[valid]  # (N, S)
-        p_copy = (attn[valid].float() * (src_ext == target.unsqueeze(1))).sum(-1)
-        gen = p_gen[valid].squeeze(-1).float()
+        src_ext = batch.src_ext.index_select(0, torch.div(index, width, rounding_mode="floor"))  # (N, S)
+        copy_attn = attn.reshape(rows_total * width, -1).index_select(0, index).float()
+        p_copy = (copy_attn * (src_ext == target.unsqueeze(1))).sum(-1)
+        gen = p_gen.reshape(-1).index_select(0, index).float()
         prob = gen * p_vocab + (1.0 - gen) * p_copy
         nll = -torch.log(prob.clamp_min(1e-12))
         if label_smoothing > 0:
             nll = (1.0 - label_smoothing) * nll - label_smoothing * log_probs.mean(-1)
-        return nll.sum(), int(target.numel())
+        return nll.sum(), index.numel()
 
     def final_log_probs(self, hidden: torch.Tensor, attn: torch.Tensor, p_gen: torch.Tensor,
                         src_ext: torch.Tensor, n_oov: int) -> torch.Tensor:
