@@ -244,7 +244,8 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, vocab_
 
 # ---------------------------------------------------------------------------------------- two stages
 PRETRAIN_DIR = "pretrain"  # stage 1's outputs, inside the out dir
-PRETRAIN_FINISHED = "finished.json"  # written when stage 1 has run all its epochs
+PRETRAIN_FINISHED = "finished.json"  # written when stage 1 has run all its epochs, or its share of max_time
+PRETRAIN_SHARE = 0.6  # of max_time, at most, for stage 1
 
 
 def pretraining_wanted(config: TrainConfig, data_dir: str | Path) -> bool:
@@ -277,6 +278,9 @@ def _pretrain_then_finetune(config, data_dir, out_dir: Path, vocab_path, resume,
     started = time.monotonic()
     pre_dir = out_dir / PRETRAIN_DIR
     stage1, stage2 = stage_configs(config, pre_dir / f"best_model_{config.lang}.pt")
+    budget = parse_duration(config.max_time)
+    if budget:  # so that a run capped by max_time still ends with a fine-tuned model
+        stage1 = dataclasses.replace(stage1, max_time=f"{max(0.001, PRETRAIN_SHARE * budget):.3f}s")
     resume_path = _resolve_resume(resume, out_dir)
     resuming_stage2 = resume_path is not None and resume_path.parent.resolve() != pre_dir.resolve()
     summary1 = None
@@ -293,14 +297,12 @@ def _pretrain_then_finetune(config, data_dir, out_dir: Path, vocab_path, resume,
                 dist.barrier()
         log.info("stage 1 of 2: pre-training %d epoch(s) on the %s split", stage1.epochs, stage1.train_split)
         summary1 = _train(stage1, data_dir, pre_dir, vocab_path, resume, runtime)
-        if summary1["stopped"] != "completed all epochs":
-            log.info("pre-training stopped before its end (%s): run again with --resume auto to go on",
-                     summary1["stopped"])
-            return {**summary1, "stage": "pretrain"}
+        if summary1["stopped"] != "completed all epochs":  # only its share of max_time stops stage 1
+            log.info("pre-training used its share of max_time after %d of %d epochs; fine-tuning from its "
+                     "best model", summary1["epochs_run"], stage1.epochs)
         if runtime.main:
             write_text(pre_dir / PRETRAIN_FINISHED, json.dumps(summary1, indent=2, default=str) + "\n")
         resume = None  # stage 2 starts fresh from the pre-trained weights
-    budget = parse_duration(config.max_time)
     if budget:
         stage2 = dataclasses.replace(stage2, max_time=f"{max(1.0, budget - (time.monotonic() - started)):.0f}s")
     log.info("stage 2 of 2: fine-tuning on the %s split from %s", stage2.train_split, stage2.init_from)
@@ -346,7 +348,7 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
 
     train_encoded = encode_all(train_examples, vocab, config.max_src_len, config.max_tgt_len)
     valid_encoded = encode_all(valid_examples, vocab, config.max_src_len, config.max_tgt_len)
-    collate = collator_for(vocab)
+    collate = collator_for(vocab, runtime.device)
     sampler = LengthGroupedSampler([len(e.src) for e in train_encoded], config.batch_size, seed=config.seed,
                                    num_replicas=runtime.world, rank=runtime.rank)
     loader = torch.utils.data.DataLoader(train_encoded, batch_sampler=sampler, collate_fn=collate,
@@ -527,7 +529,7 @@ def _validate(model, valid_examples, valid_encoded, collate, vocab, config, runt
             outputs = predict(model, valid_examples, vocab, beam_size=config.beam_size,
                               max_src_len=config.max_src_len, max_tgt_len=config.max_tgt_len,
                               length_penalty=config.length_penalty, rerank=config.rerank,
-                              batch_size=config.decode_batch(runtime.device),
+                              batch_size=config.decode_batch(runtime.device, config.beam_size),
                               device=runtime.device)
         scores = compute_metrics([o[0][0] if o else "" for o in outputs], [e.answer for e in valid_examples])
         row.update({f"val_{k}": v for k, v in scores.items() if k != "count"})

@@ -188,6 +188,17 @@ def test_pretrain_then_finetune_in_one_command(tiny_data, tmp_path):
     assert [json.loads(r)["epoch"] for r in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
 
 
+def test_max_time_leaves_fine_tuning_its_share(tiny_data, tmp_path):
+    # a capped run ends fine-tuned: pre-training stops after its share of max_time, not the whole of it
+    data, out = _with_pretrain_split(tiny_data), tmp_path / "run"
+    summary = train(_config("pretrain_split=pretrain", "pretrain_epochs=5", "epochs=1", "max_time=0.001s"),
+                    data, out)
+    assert summary["stage"] == "finetune" and summary["epochs_run"] == 1
+    assert summary["pretrain"]["epochs_run"] == 1 and "max_time" in summary["pretrain"]["stopped"]
+    assert (out / "pretrain" / "finished.json").is_file() and (out / "best_model_python.pt").is_file()
+    assert "used its share of max_time after 1 of 5 epochs" in (out / "logs.txt").read_text()
+
+
 def test_pretrain_split_missing_trains_one_stage_and_says_so(tiny_data, tmp_path):
     out = tmp_path / "run"
     summary = train(_config("pretrain_split=pretrain", "pretrain_epochs=1", "epochs=1"), tiny_data, out)
@@ -223,8 +234,9 @@ def test_unknown_rerank_is_an_error():
 
 
 def test_decode_batch_follows_the_device_unless_set():
-    assert _config().decode_batch(torch.device("cpu")) == 64
-    assert _config().decode_batch(torch.device("cuda", 0)) == 512
-    assert _config("decode_batch_size=100").decode_batch("cuda") == 100
+    assert _config().decode_batch(torch.device("cpu"), 4) == 64
+    # on a GPU: about 8,192 hypotheses at once, whatever the beam
+    assert [_config().decode_batch(torch.device("cuda", 0), beam) for beam in (1, 4, 16)] == [8192, 2048, 512]
+    assert _config("decode_batch_size=100").decode_batch("cuda", 16) == 100
     with pytest.raises(CodeQAError, match="decode_batch_size"):
         _config("decode_batch_size=-1")
