@@ -35,6 +35,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _peak_gb(device: torch.device) -> float | None:
+    return round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None
+
+
 def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup: int = 10,
               decode_examples: int | None = None, device: str | None = None,
               checkpoint: str | Path | None = None) -> dict:
@@ -84,7 +88,11 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         "steps": steps,
         "train_examples_per_s": round(examples / train_seconds, 1),
         "train_tokens_per_s": round(tokens / train_seconds, 1),
+        # training and decoding peak apart: decoding's batches are sized separately (decode_batch_size)
+        "train_peak_memory_gb": _peak_gb(dev),
     }
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
 
     if checkpoint:
         from codeqa.checkpoint import load_model
@@ -119,5 +127,5 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         "decode_batch_sizes": batch_sizes,
         "decode_examples": len(sample),
         "decode_model": str(checkpoint) if checkpoint else "the benchmark's own (barely trained)",
-        "peak_memory_gb": round(torch.cuda.max_memory_allocated(dev) / 2**30, 2) if dev.type == "cuda" else None,
+        "decode_peak_memory_gb": _peak_gb(dev),
     }

@@ -22,7 +22,14 @@ MODEL_KEYS = ("model", "d_model", "n_heads", "enc_layers", "dec_layers", "ff_dim
               "max_src_len", "max_tgt_len")
 
 
-GPU_DECODE_ROWS = 8192  # hypotheses decoded at once on a GPU (see decode_batch_size)
+def gpu_decode_rows(device) -> int:
+    """Hypotheses decoded at once on this GPU. Measured on an H200 with kaggle_t4: greedy decoding of 8,192
+    examples at once peaked at 16.2 GB (about 2 MB a hypothesis at the longest sources), more than a T4's
+    16 GB; so 8,192 on GPUs of 32 GB or more, 4,096 (about 8 GB) on smaller ones."""
+    import torch
+
+    total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+    return 8192 if total >= 32 * 2**30 else 4096
 
 
 @dataclass
@@ -76,9 +83,9 @@ class TrainConfig:
     rerank: str = "score"  # which beam hypothesis answers: score (the beam's best) | mbr (codeqa.rerank)
     # examples decoded at once (validation, tuning, evaluate, bench); 0 = by device: on a GPU, where each
     # decoding step pays its launch overhead once for the whole batch, as many as keep 8,192 hypotheses in
-    # flight (8,192 greedy, 2,048 at beam 4, 512 at beam 16: about 1 GB a step's scores over a 30k
-    # vocabulary); 64 on a CPU, where a larger batch waits longer for its slowest answer (measured: beam-4
-    # evaluation of 7,000 examples 38 s at 64, 49 s at 256)
+    # flight (4,096 on GPUs under 32 GB, such as a T4: gpu_decode_rows), e.g. 8,192 greedy, 2,048 at beam 4,
+    # 512 at beam 16; 64 on a CPU, where a larger batch waits longer for its slowest answer (measured:
+    # beam-4 evaluation of 7,000 examples 38 s at 64, 49 s at 256)
     decode_batch_size: int = 0
     # after training, try these beam sizes x length penalties x reranks on the validation split and keep
     # the best by F1 in the best checkpoint's config (e.g. "1,4,16", "0.5,1.0,1.5,2.0", "score,mbr");
@@ -101,7 +108,7 @@ class TrainConfig:
         """decode_batch_size, or the device's default for this beam size when it is 0."""
         if self.decode_batch_size:
             return self.decode_batch_size
-        return max(1, GPU_DECODE_ROWS // max(1, beam_size)) if str(device).startswith("cuda") else 64
+        return max(1, gpu_decode_rows(device) // max(1, beam_size)) if str(device).startswith("cuda") else 64
 
     def model_dict(self) -> dict:
         return {k: getattr(self, k) for k in MODEL_KEYS}

@@ -233,10 +233,15 @@ def test_unknown_rerank_is_an_error():
         _config("rerank=vote")
 
 
-def test_decode_batch_follows_the_device_unless_set():
+def test_decode_batch_follows_the_device_unless_set(monkeypatch):
+    from types import SimpleNamespace
+
     assert _config().decode_batch(torch.device("cpu"), 4) == 64
-    # on a GPU: about 8,192 hypotheses at once, whatever the beam
+    # on a GPU: 8,192 hypotheses at once whatever the beam, 4,096 where memory is under 32 GB (a T4)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=80 * 2**30))
     assert [_config().decode_batch(torch.device("cuda", 0), beam) for beam in (1, 4, 16)] == [8192, 2048, 512]
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=15 * 2**30))
+    assert [_config().decode_batch("cuda", beam) for beam in (1, 4, 16)] == [4096, 1024, 256]
     assert _config("decode_batch_size=100").decode_batch("cuda", 16) == 100
     with pytest.raises(CodeQAError, match="decode_batch_size"):
         _config("decode_batch_size=-1")
