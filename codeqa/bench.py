@@ -16,6 +16,7 @@ import torch
 from codeqa.batching import LengthGroupedSampler, collator_for, encode_all
 from codeqa.config import TrainConfig
 from codeqa.decode import predict
+from codeqa.fileio import write_text
 from codeqa.models import build_model
 from codeqa.train import (
     Runtime,
@@ -39,10 +40,23 @@ def _peak_gb(device: torch.device) -> float | None:
     return round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None
 
 
+def _profile_steps(one_step, batches, device: torch.device, path: str | Path, steps: int = 20) -> None:
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=activities) as prof:
+        for i in range(steps):
+            one_step(batches[i % len(batches)])
+        _sync(device)
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=40)
+    write_text(path, f"{steps} training steps on {device}, operators by host time\n{table}\n")
+
+
 def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup: int = 10,
               decode_examples: int | None = None, device: str | None = None,
-              checkpoint: str | Path | None = None) -> dict:
-    """With ``checkpoint``, decoding is timed with that trained model (answers of realistic length)."""
+              checkpoint: str | Path | None = None, profile: str | Path | None = None) -> dict:
+    """With ``checkpoint``, decoding is timed with that trained model (answers of realistic length).
+    With ``profile``, 20 more training steps run under torch.profiler and its table goes to that file."""
     set_seed(config.seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     precision = resolve_precision(config.precision, dev)
@@ -91,6 +105,8 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         # training and decoding peak apart: decoding's batches are sized separately (decode_batch_size)
         "train_peak_memory_gb": _peak_gb(dev),
     }
+    if profile:
+        _profile_steps(one_step, batches, dev, profile)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
 

@@ -118,6 +118,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
                    help="validation examples to decode, cycled (default 16384 on a GPU, 512 on a CPU)")
     p.add_argument("--checkpoint", help="time decoding with this trained model (default: the benchmark's own)")
     p.add_argument("--device", default=None)
+    p.add_argument("--profile", metavar="FILE",
+                   help="also profile 20 training steps and write torch.profiler's table of the operators "
+                        "that cost the most host time (where a GPU that is not kept busy loses its time)")
     p.set_defaults(run=_run_bench)
 
 
@@ -129,7 +132,7 @@ def _run_bench(args: argparse.Namespace) -> int:
 
     config = load_config(args.config, args.overrides)
     print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, decode_examples=args.decode_examples,
-                               device=args.device, checkpoint=args.checkpoint)))
+                               device=args.device, checkpoint=args.checkpoint, profile=args.profile)))
     return 0
 
 

@@ -135,10 +135,12 @@ def test_cli_bench_prints_one_json_line(tiny_data, tmp_path):
                    "--set", "rerank=mbr").returncode == 0
     result = run_cli("bench", "--config", "quick", "--data-dir", str(tiny_data), "--steps", "2",
                      "--decode-examples", "8", "--set", "batch_size=8",
-                     "--checkpoint", str(out / "best_model_python.pt"))
+                     "--checkpoint", str(out / "best_model_python.pt"), "--profile", str(tmp_path / "profile.txt"))
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout.strip().splitlines()[-1])
     assert row["dtype"] == "fp32" and row["batch_size"] == 8 and row["steps"] == 2
     for key in ("train_examples_per_s", "train_tokens_per_s", "decode_greedy_examples_per_s",
                 "decode_beam4_examples_per_s", "decode_beam4_mbr_examples_per_s"):  # the checkpoint's rerank
         assert row[key] > 0, key
+    profile = (tmp_path / "profile.txt").read_text()
+    assert profile.startswith("20 training steps on cpu") and "aten::" in profile and "Self CPU" in profile
