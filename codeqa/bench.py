@@ -20,6 +20,7 @@ from codeqa.fileio import write_text
 from codeqa.models import build_model
 from codeqa.train import (
     Runtime,
+    compiled,
     joint_vocab,
     load_examples,
     make_optimizer,
@@ -77,8 +78,10 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
 
+    step_model = compiled(model, config)
+
     def one_step(batch) -> None:
-        train_step(model, model, batch.to(dev, non_blocking=True), optimizer, scaler, config, runtime)
+        train_step(step_model, model, batch.to(dev, non_blocking=True), optimizer, scaler, config, runtime)
 
     model.train()
     for i in range(warmup):
@@ -99,6 +102,7 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         "model": config.model,
         "parameters_m": round(model.num_parameters() / 1e6, 2),
         "batch_size": config.batch_size,
+        "compile_mode": config.compile_mode or "eager",
         "steps": steps,
         "train_examples_per_s": round(examples / train_seconds, 1),
         "train_tokens_per_s": round(tokens / train_seconds, 1),

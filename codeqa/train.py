@@ -385,7 +385,7 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
         log.info("no checkpoint in %s: starting from scratch", out_dir)
     del state, init_state
 
-    ddp_model = DistributedDataParallel(model) if runtime.world > 1 else model
+    ddp_model = compiled(DistributedDataParallel(model) if runtime.world > 1 else model, config)
     max_seconds = parse_duration(config.max_time)
     log.info("model %s: %.2fM parameters; vocabulary %d; %d train / %d validation examples; device %s x%d, %s",
              config.model, model.num_parameters() / 1e6, len(vocab), len(train_encoded), len(valid_encoded),
@@ -466,6 +466,14 @@ def _epochs_since_best(history: list[dict], best: dict) -> int:
     if best.get("epoch") is None:
         return 0
     return sum(1 for row in history if row["epoch"] > best["epoch"])
+
+
+def compiled(module: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
+    """The module training steps run through: compiled when ``compile_mode`` asks (shapes vary by batch,
+    so dynamic). Checkpoints, validation and decoding keep using the plain model, whose weights it shares."""
+    if not config.compile_mode:
+        return module
+    return torch.compile(module, mode=config.compile_mode, dynamic=True)
 
 
 def train_step(ddp_model, model: CopyModel, batch, optimizer, scaler, config: TrainConfig,

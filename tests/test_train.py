@@ -188,6 +188,24 @@ def test_pretrain_then_finetune_in_one_command(tiny_data, tmp_path):
     assert [json.loads(r)["epoch"] for r in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
 
 
+@pytest.mark.slow
+def test_compiled_training_matches_eager(tiny_data, tmp_path):
+    # torch.compile for real (inductor, dynamic shapes): the same weights as eager, saved under the same names
+    from torch._dynamo.utils import counters
+
+    eager = train(_config("epochs=1", "dropout=0"), tiny_data, tmp_path / "eager")
+    counters.clear()
+    fast = train(_config("epochs=1", "dropout=0", "compile_mode=default"), tiny_data, tmp_path / "compiled")
+    assert eager["epochs_run"] == fast["epochs_run"] == 1
+    assert counters["stats"]["unique_graphs"] >= 1  # the steps really ran through a compiled graph
+    want, got = _weights(tmp_path / "eager" / "last.pt"), _weights(tmp_path / "compiled" / "last.pt")
+    assert list(got) == list(want)
+    for name in want:
+        torch.testing.assert_close(got[name], want[name], rtol=1e-3, atol=1e-4, msg=name)
+    with pytest.raises(CodeQAError, match="compile_mode must be one of"):
+        _config("compile_mode=fast")
+
+
 def test_max_time_leaves_fine_tuning_its_share(tiny_data, tmp_path):
     # a capped run ends fine-tuned: pre-training stops after its share of max_time, not the whole of it
     data, out = _with_pretrain_split(tiny_data), tmp_path / "run"
