@@ -12,7 +12,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 import torch
 
@@ -111,14 +110,13 @@ class Collator:
         self.multiple = pad_to_multiple
 
     def __call__(self, items: list[Encoded]) -> Batch:
-        pad = partial(_pad, multiple=self.multiple)
-        tgt_out = pad([it.tgt_ext for it in items])
+        tgt_out = _pad([it.tgt_ext for it in items], self.multiple)
         tgt_in_rows = [[self.bos_id] + [t if t < self.vocab_size else self.unk_id for t in it.tgt_ext[:-1]]
                        for it in items]
         return Batch(
-            src=pad([it.src for it in items]),
-            src_ext=pad([it.src_ext for it in items]),
-            tgt_in=pad(tgt_in_rows),
+            src=_pad([it.src for it in items], self.multiple),
+            src_ext=_pad([it.src_ext for it in items], self.multiple),
+            tgt_in=_pad(tgt_in_rows, self.multiple),
             tgt_out=tgt_out,
             # computed here, on the host: a boolean mask applied on the GPU would wait for it (a sync a step)
             tgt_index=(tgt_out.reshape(-1) != 0).nonzero().squeeze(1),
