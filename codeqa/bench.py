@@ -57,7 +57,8 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
               decode_examples: int | None = None, device: str | None = None,
               checkpoint: str | Path | None = None, profile: str | Path | None = None) -> dict:
     """With ``checkpoint``, decoding is timed with that trained model (answers of realistic length).
-    With ``profile``, 20 more training steps run under torch.profiler and its table goes to that file."""
+    With ``profile``, 20 more training steps run under torch.profiler and its table goes to that file.
+    ``decode_examples=0`` times training alone."""
     set_seed(config.seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     precision = resolve_precision(config.precision, dev)
@@ -84,9 +85,11 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         train_step(step_model, model, batch.to(dev, non_blocking=True), optimizer, scaler, config, runtime)
 
     model.train()
+    warmup_start = time.perf_counter()
     for i in range(warmup):
         one_step(batches[i % len(batches)])
     _sync(dev)
+    warmup_seconds = time.perf_counter() - warmup_start  # compiling, with compile_mode, lands here
     start = time.perf_counter()
     examples = tokens = 0
     for i in range(steps):
@@ -104,11 +107,17 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         "batch_size": config.batch_size,
         "compile_mode": config.compile_mode or "eager",
         "steps": steps,
+        "warmup_steps": warmup,
+        "warmup_seconds": round(warmup_seconds, 1),
         "train_examples_per_s": round(examples / train_seconds, 1),
         "train_tokens_per_s": round(tokens / train_seconds, 1),
         # training and decoding peak apart: decoding's batches are sized separately (decode_batch_size)
         "train_peak_memory_gb": _peak_gb(dev),
     }
+    if config.compile_mode:  # a graph compiled again inside the timed steps would slow them: say how many
+        from torch._dynamo.utils import counters
+
+        result["compiled_graphs"] = int(counters["stats"]["unique_graphs"])
     if profile:
         _profile_steps(one_step, batches, dev, profile)
     if dev.type == "cuda":
@@ -120,6 +129,8 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         model, vocab, config = load_model(checkpoint, dev)  # decode with its lengths too
     if decode_examples is None:  # several batches of every setting: one batch would time its warm-up
         decode_examples = 16384 if dev.type == "cuda" else 512
+    if decode_examples <= 0:
+        return result
     sample = (valid * (decode_examples // max(1, len(valid)) + 1))[:decode_examples]
     decode, batch_sizes = {}, {}
     # greedy and beam 4 are the published targets; the config's own decoding, reranking included, is what

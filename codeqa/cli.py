@@ -113,9 +113,12 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="measure training and decoding speed; prints one JSON line")
     _add_config_args(p)
     p.add_argument("--data-dir", required=True)
-    p.add_argument("--steps", type=int, default=50, help="timed training steps (after 10 warm-up steps)")
+    p.add_argument("--steps", type=int, default=50, help="timed training steps")
+    p.add_argument("--warmup", type=int, default=10,
+                   help="untimed training steps first (with compile_mode, enough to compile every graph)")
     p.add_argument("--decode-examples", type=int, default=None,
-                   help="validation examples to decode, cycled (default 16384 on a GPU, 512 on a CPU)")
+                   help="validation examples to decode, cycled (default 16384 on a GPU, 512 on a CPU; 0: "
+                        "time training alone)")
     p.add_argument("--checkpoint", help="time decoding with this trained model (default: the benchmark's own)")
     p.add_argument("--device", default=None)
     p.add_argument("--profile", metavar="FILE",
@@ -131,7 +134,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     from codeqa.config import load_config
 
     config = load_config(args.config, args.overrides)
-    print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, decode_examples=args.decode_examples,
+    print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, warmup=args.warmup, decode_examples=args.decode_examples,
                                device=args.device, checkpoint=args.checkpoint, profile=args.profile)))
     return 0
 
