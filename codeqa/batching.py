@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import torch
 
@@ -73,86 +73,62 @@ class Batch:
     src_ext: torch.Tensor  # (B, S) extended ids
     tgt_in: torch.Tensor  # (B, T) <bos> + answer, OOV → <unk>
     tgt_out: torch.Tensor  # (B, T) answer + <eos>, extended ids, pad 0
-    tgt_index: torch.Tensor  # (N,) flat positions in (B*T) of the real target tokens, then any padding entries
-    tgt_weight: torch.Tensor  # (N,) 1.0 for a real target token, 0.0 for a padding entry
-    n_targets: int  # real target tokens: the loss is a sum over them
+    tgt_index: torch.Tensor  # (N,) flat positions in (B*T) of the real (non-pad) target tokens
     n_oov: int  # the widest per-example OOV list in the batch
     oovs: list[list[str]] = field(default_factory=list)
-
-    TENSORS = ("src", "src_ext", "tgt_in", "tgt_out", "tgt_index", "tgt_weight")
 
     @property
     def size(self) -> int:
         return self.src.size(0)
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
-        return replace(self, **{name: getattr(self, name).to(device, non_blocking=non_blocking)
-                                for name in self.TENSORS})
+        return Batch(
+            self.src.to(device, non_blocking=non_blocking),
+            self.src_ext.to(device, non_blocking=non_blocking),
+            self.tgt_in.to(device, non_blocking=non_blocking),
+            self.tgt_out.to(device, non_blocking=non_blocking),
+            self.tgt_index.to(device, non_blocking=non_blocking),
+            self.n_oov,
+            self.oovs,
+        )
 
     def pin_memory(self) -> Batch:
-        return replace(self, **{name: getattr(self, name).pin_memory() for name in self.TENSORS})
-
-
-def _round_up(n: int, multiple: int) -> int:
-    return -(-n // multiple) * multiple
+        return Batch(self.src.pin_memory(), self.src_ext.pin_memory(), self.tgt_in.pin_memory(),
+                     self.tgt_out.pin_memory(), self.tgt_index.pin_memory(), self.n_oov, self.oovs)
 
 
 def _pad(rows: list[list[int]], multiple: int = 1, value: int = 0) -> torch.Tensor:
-    width = _round_up(max(len(r) for r in rows), multiple)
+    width = -(-max(len(r) for r in rows) // multiple) * multiple
     return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
-
-
-@dataclass(frozen=True)
-class Padding:
-    """How far a batch's widths are rounded up: source and target positions, and target-token entries."""
-    src: int = 1
-    tgt: int = 1
-    targets: int = 1
-
-
-NO_PADDING = Padding()
-GPU_PADDING = Padding(8, 8, 1)
-# A CUDA graph replays one shape only: coarse widths leave a few dozen shapes to record, not one per batch
-STATIC_PADDING = Padding(32, 16, 512)
 
 
 class Collator:
     """Turns a list of :class:`Encoded` into a :class:`Batch` (picklable, for DataLoader workers)."""
 
-    def __init__(self, vocab_size: int, unk_id: int, bos_id: int, padding: Padding = NO_PADDING):
+    def __init__(self, vocab_size: int, unk_id: int, bos_id: int, pad_to_multiple: int = 1):
         self.vocab_size, self.unk_id, self.bos_id = vocab_size, unk_id, bos_id
-        self.padding = padding
+        self.multiple = pad_to_multiple
 
     def __call__(self, items: list[Encoded]) -> Batch:
-        tgt_out = _pad([it.tgt_ext for it in items], self.padding.tgt)
+        tgt_out = _pad([it.tgt_ext for it in items], self.multiple)
         tgt_in_rows = [[self.bos_id] + [t if t < self.vocab_size else self.unk_id for t in it.tgt_ext[:-1]]
                        for it in items]
-        # computed here, on the host: a boolean mask applied on the GPU would wait for it (a sync a step)
-        real = (tgt_out.reshape(-1) != 0).nonzero().squeeze(1)
-        extra = _round_up(real.numel(), self.padding.targets) - real.numel()
-        # padding entries point at position 0 (always a real token: every answer ends in <eos>), weight 0
         return Batch(
-            src=_pad([it.src for it in items], self.padding.src),
-            src_ext=_pad([it.src_ext for it in items], self.padding.src),
-            tgt_in=_pad(tgt_in_rows, self.padding.tgt),
+            src=_pad([it.src for it in items], self.multiple),
+            src_ext=_pad([it.src_ext for it in items], self.multiple),
+            tgt_in=_pad(tgt_in_rows, self.multiple),
             tgt_out=tgt_out,
-            tgt_index=torch.cat([real, real.new_zeros(extra)]),
-            tgt_weight=torch.cat([torch.ones(real.numel()), torch.zeros(extra)]),
-            n_targets=real.numel(),
+            # computed here, on the host: a boolean mask applied on the GPU would wait for it (a sync a step)
+            tgt_index=(tgt_out.reshape(-1) != 0).nonzero().squeeze(1),
             n_oov=max(len(it.oovs) for it in items),
             oovs=[it.oovs for it in items],
         )
 
 
-def collator_for(vocab: Vocab, device: torch.device | str = "cpu", static_shapes: bool = False) -> Collator:
+def collator_for(vocab: Vocab, device: torch.device | str = "cpu") -> Collator:
     """On a GPU, widths are padded to a multiple of 8: a few distinct batch shapes keep the allocator and
-    the kernel choices warm, and suit the tensor cores. A CPU pays for every padded position, so none.
-    ``static_shapes`` (training replayed as CUDA graphs) pads coarser still: :data:`STATIC_PADDING`."""
-    if static_shapes:
-        padding = STATIC_PADDING
-    else:
-        padding = GPU_PADDING if str(device).startswith("cuda") else NO_PADDING
-    return Collator(len(vocab), vocab.unk_id, vocab.bos_id, padding)
+    the kernel choices warm, and suit the tensor cores. A CPU pays for every padded position, so none."""
+    return Collator(len(vocab), vocab.unk_id, vocab.bos_id, 8 if str(device).startswith("cuda") else 1)
 
 
 class LengthGroupedSampler:

@@ -25,7 +25,6 @@ from codeqa.train import (
     load_examples,
     make_optimizer,
     pretraining_wanted,
-    replays_cuda_graphs,
     resolve_precision,
     set_seed,
     train_step,
@@ -69,7 +68,7 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
              else Vocab.build(train, min_freq=config.min_freq, max_size=config.max_vocab))
     encoded = encode_all(train, vocab, config.max_src_len, config.max_tgt_len)
     sampler = LengthGroupedSampler([len(e.src) for e in encoded], config.batch_size, seed=config.seed)
-    collate = collator_for(vocab, dev, static_shapes=replays_cuda_graphs(config, dev))
+    collate = collator_for(vocab, dev)
     batches = [collate([encoded[i] for i in b]) for b in sampler]
     if dev.type == "cuda":  # as training's DataLoader does: a copy from pageable memory would wait on the GPU
         batches = [b.pin_memory() for b in batches]

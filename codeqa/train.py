@@ -147,9 +147,9 @@ def validation_loss(model: CopyModel, encoded, collate, runtime: Runtime, batch_
     for start in range(0, len(order), batch_size):
         batch = collate([encoded[i] for i in order[start:start + batch_size]]).to(runtime.device)
         with runtime.autocast():
-            loss = model.loss(batch)
+            loss, n = model.loss(batch)
         total += float(loss)
-        count += batch.n_targets
+        count += n
     model.train()
     return total / max(1, count)
 
@@ -351,8 +351,7 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
     collate = collator_for(vocab, runtime.device)
     sampler = LengthGroupedSampler([len(e.src) for e in train_encoded], config.batch_size, seed=config.seed,
                                    num_replicas=runtime.world, rank=runtime.rank)
-    train_collate = collator_for(vocab, runtime.device, static_shapes=replays_cuda_graphs(config, runtime.device))
-    loader = torch.utils.data.DataLoader(train_encoded, batch_sampler=sampler, collate_fn=train_collate,
+    loader = torch.utils.data.DataLoader(train_encoded, batch_sampler=sampler, collate_fn=collate,
                                          num_workers=config.num_workers,
                                          pin_memory=runtime.device.type == "cuda")
     model = build_model(config, len(vocab), vocab.pad_id).to(runtime.device)
@@ -477,22 +476,12 @@ def compiled(module: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
     return torch.compile(module, mode=config.compile_mode, dynamic=True)
 
 
-def replays_cuda_graphs(config: TrainConfig, device: torch.device) -> bool:
-    """``reduce-overhead`` replays each training step as CUDA graphs, recorded once per batch shape: its
-    batches are padded to a few static shapes (batching.STATIC_PADDING). On a CPU it is plain compiling."""
-    return config.compile_mode == "reduce-overhead" and device.type == "cuda"
-
-
 def train_step(ddp_model, model: CopyModel, batch, optimizer, scaler, config: TrainConfig,
                runtime: Runtime) -> tuple[torch.Tensor, int]:
-    """One optimizer step (forward under autocast, scaled backward, clipping); the same for `bench`.
-    Returns the summed loss (a tensor: reading it would wait for the GPU) and the target tokens it covers."""
-    optimizer.zero_grad(set_to_none=True)  # first: no gradient of the last step lives on into this one's graphs
-    if replays_cuda_graphs(config, runtime.device):
-        torch.compiler.cudagraph_mark_step_begin()  # the last step's graph outputs may now be overwritten
+    """One optimizer step (forward under autocast, scaled backward, clipping); the same for `bench`."""
     with runtime.autocast():
-        loss_sum = ddp_model(batch, config.label_smoothing)
-    n = batch.n_targets
+        loss_sum, n = ddp_model(batch, config.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
     scaler.scale(loss_sum / max(1, n)).backward()
     if config.grad_clip > 0:
         scaler.unscale_(optimizer)

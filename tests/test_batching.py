@@ -46,7 +46,6 @@ def test_batch_shapes_and_teacher_forcing_inputs():
     assert batch.tgt_in[0].tolist() == [vocab.bos_id, vocab.unk_id] + [0] * 6  # copied OOV fed back as <unk>
     assert batch.tgt_out[0].tolist() == [len(vocab), vocab.eos_id] + [0] * 6
     assert batch.tgt_index.tolist() == [0, 1, 8, 9, 10]  # the real target positions, row after row
-    assert batch.tgt_weight.tolist() == [1.0] * 5 and batch.n_targets == 5
     assert batch.n_oov == 1 and batch.oovs[1] == []
     assert isinstance(collator_for(vocab), Collator)
 
@@ -85,18 +84,3 @@ def test_sampler_length_matches_its_batches_for_every_setting():
                 sampler = LengthGroupedSampler(list(range(n)), batch_size=32, drop_last=drop_last,
                                                num_replicas=replicas, rank=replicas - 1)
                 assert len(sampler) == len(list(sampler)), (n, drop_last, replicas)
-
-
-def test_static_shapes_pad_widths_and_target_entries_coarsely():
-    # CUDA-graph training: source widths to 32, target widths to 16, target-token entries to 512 (weight 0)
-    vocab = _vocab()
-    items = encode_all([Example("What ?", "def zeta", "zeta"), Example("What does the code return ?",
-                                                                       "def f a b return a", "the sum")], vocab)
-    batch = collator_for(vocab, "cuda", static_shapes=True)(items)
-    assert batch.src.shape == batch.src_ext.shape == (2, 32)
-    assert batch.tgt_in.shape == batch.tgt_out.shape == (2, 16)
-    assert batch.tgt_index.shape == batch.tgt_weight.shape == (512,)
-    assert batch.tgt_index[:5].tolist() == [0, 1, 16, 17, 18] and not batch.tgt_index[5:].any()
-    assert batch.tgt_weight.sum().item() == batch.n_targets == 5 and not batch.tgt_weight[5:].any()
-    pinned = batch.pin_memory() if torch.cuda.is_available() else batch
-    assert pinned.n_targets == 5 and pinned.tgt_weight.shape == (512,)

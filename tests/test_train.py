@@ -263,26 +263,3 @@ def test_decode_batch_follows_the_device_unless_set(monkeypatch):
     assert _config("decode_batch_size=100").decode_batch("cuda", 16) == 100
     with pytest.raises(CodeQAError, match="decode_batch_size"):
         _config("decode_batch_size=-1")
-
-
-@pytest.mark.parametrize("model_name", ["transformer", "pointer_lstm"])
-def test_static_shape_padding_leaves_the_loss_unchanged(tiny_data, model_name):
-    # CUDA-graph batches (coarse widths, target entries padded with weight 0) must train the same function
-    from codeqa.batching import collator_for, encode_all
-    from codeqa.data import read_split
-    from codeqa.models import build_model
-    from codeqa.vocab import Vocab
-
-    config = _config(f"model={model_name}", "dropout=0")
-    examples = read_split(tiny_data, "python", "train")[:24]
-    vocab = Vocab.build(examples)
-    items = encode_all(examples, vocab)
-    torch.manual_seed(0)
-    model = build_model(config, len(vocab), vocab.pad_id).eval()
-    plain, static = collator_for(vocab)(items), collator_for(vocab, "cuda", static_shapes=True)(items)
-    assert static.src.size(1) % 32 == 0 and static.tgt_index.numel() % 512 == 0
-    assert static.tgt_index.numel() > plain.tgt_index.numel() == plain.n_targets == static.n_targets
-    with torch.no_grad():
-        for smoothing in (0.0, 0.1):
-            want, got = model.loss(plain, smoothing), model.loss(static, smoothing)
-            assert torch.allclose(want, got, rtol=1e-5), (smoothing, want, got)

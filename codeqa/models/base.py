@@ -50,13 +50,12 @@ class CopyModel(nn.Module):
         raise NotImplementedError
 
     # ---- shared -------------------------------------------------------------------------------
-    def forward(self, batch: Batch, label_smoothing: float = 0.0) -> torch.Tensor:
+    def forward(self, batch: Batch, label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
         """Training runs through ``forward`` so that DistributedDataParallel sees it: the loss."""
         return self.loss(batch, label_smoothing)
 
-    def loss(self, batch: Batch, label_smoothing: float = 0.0) -> torch.Tensor:
-        """Summed negative log-likelihood of the answer tokens under the copy mixture (``batch.n_targets``
-        of them: the count comes from the host, so a compiled graph never depends on its value).
+    def loss(self, batch: Batch, label_smoothing: float = 0.0) -> tuple[torch.Tensor, int]:
+        """Summed negative log-likelihood of the answer tokens under the copy mixture, and their count.
 
         Only real (non-pad) target positions reach the vocabulary projection, which is where the time
         and memory of a small seq2seq model go. Label smoothing spreads ``label_smoothing`` of the mass
@@ -65,7 +64,7 @@ class CopyModel(nn.Module):
         memory = self.encode(batch.src)
         hidden, attn, p_gen, _ = self.decode(memory, batch.tgt_in)
         rows_total, width = batch.tgt_out.shape
-        index = batch.tgt_index  # flat (B*T) positions of the real target tokens (and padding), from the host
+        index = batch.tgt_index  # flat (B*T) positions of the real target tokens, made on the host
         target = batch.tgt_out.reshape(-1).index_select(0, index)
         logits = self.generator(hidden.reshape(rows_total * width, -1).index_select(0, index)).float()
         log_probs = F.log_softmax(logits, dim=-1)
@@ -80,7 +79,7 @@ class CopyModel(nn.Module):
         nll = -torch.log(prob.clamp_min(1e-12))
         if label_smoothing > 0:
             nll = (1.0 - label_smoothing) * nll - label_smoothing * log_probs.mean(-1)
-        return (nll * batch.tgt_weight).sum()
+        return nll.sum(), index.numel()
 
     def final_log_probs(self, hidden: torch.Tensor, attn: torch.Tensor, p_gen: torch.Tensor,
                         src_ext: torch.Tensor, n_oov: int) -> torch.Tensor:
