@@ -12,7 +12,9 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
+import numpy as np
 import torch
 
 from codeqa.data import Example
@@ -97,9 +99,15 @@ class Batch:
                      self.tgt_out.pin_memory(), self.tgt_index.pin_memory(), self.n_oov, self.oovs)
 
 
-def _pad(rows: list[list[int]], multiple: int = 1, value: int = 0) -> torch.Tensor:
-    width = -(-max(len(r) for r in rows) // multiple) * multiple
-    return torch.tensor([r + [value] * (width - len(r)) for r in rows], dtype=torch.long)
+def _pad(rows: list[list[int]], multiple: int = 1, value: int = 0) -> np.ndarray:
+    """Rows of ids as one (len(rows), width) array. Through numpy, not ``torch.tensor`` of nested lists:
+    that was most of a DataLoader worker's time (53 ms for a batch of 256, 2 workers: under 10k examples/s)."""
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    width = -(-int(lengths.max()) // multiple) * multiple
+    out = np.full((len(rows), width), value, dtype=np.int64)
+    out[np.arange(width) < lengths[:, None]] = np.fromiter(chain.from_iterable(rows), dtype=np.int64,
+                                                           count=int(lengths.sum()))
+    return out
 
 
 class Collator:
@@ -111,15 +119,17 @@ class Collator:
 
     def __call__(self, items: list[Encoded]) -> Batch:
         tgt_out = _pad([it.tgt_ext for it in items], self.multiple)
-        tgt_in_rows = [[self.bos_id] + [t if t < self.vocab_size else self.unk_id for t in it.tgt_ext[:-1]]
-                       for it in items]
+        # teacher forcing: <bos> + the answer without its <eos>, a copied OOV word fed back as <unk>
+        tgt_in = np.concatenate([np.full((len(items), 1), self.bos_id, dtype=np.int64), tgt_out[:, :-1]], axis=1)
+        tgt_in[np.arange(tgt_in.shape[1]) >= (tgt_out != 0).sum(1, keepdims=True)] = 0  # the shifted <eos>
+        tgt_in[tgt_in >= self.vocab_size] = self.unk_id
         return Batch(
-            src=_pad([it.src for it in items], self.multiple),
-            src_ext=_pad([it.src_ext for it in items], self.multiple),
-            tgt_in=_pad(tgt_in_rows, self.multiple),
-            tgt_out=tgt_out,
+            src=torch.from_numpy(_pad([it.src for it in items], self.multiple)),
+            src_ext=torch.from_numpy(_pad([it.src_ext for it in items], self.multiple)),
+            tgt_in=torch.from_numpy(tgt_in),
+            tgt_out=torch.from_numpy(tgt_out),
             # computed here, on the host: a boolean mask applied on the GPU would wait for it (a sync a step)
-            tgt_index=(tgt_out.reshape(-1) != 0).nonzero().squeeze(1),
+            tgt_index=torch.from_numpy(np.flatnonzero(tgt_out)),
             n_oov=max(len(it.oovs) for it in items),
             oovs=[it.oovs for it in items],
         )

@@ -84,3 +84,30 @@ def test_sampler_length_matches_its_batches_for_every_setting():
                 sampler = LengthGroupedSampler(list(range(n)), batch_size=32, drop_last=drop_last,
                                                num_replicas=replicas, rank=replicas - 1)
                 assert len(sampler) == len(list(sampler)), (n, drop_last, replicas)
+
+
+def test_collate_matches_a_plain_list_reference_on_real_shaped_batches():
+    # the vectorised padding and teacher-forcing inputs against the obvious per-row construction
+    import random
+
+    vocab = _vocab()
+    rng = random.Random(3)
+    words = [w for w in vocab.stoi if not w.startswith("<")] + ["oov_a", "oov_b", "oov_c"]
+    examples = [Example(" ".join(rng.choices(words, k=rng.randint(1, 6))), " ".join(rng.choices(words, k=rng.randint(1, 40))),
+                        " ".join(rng.choices(words, k=rng.randint(1, 8)))) for _ in range(50)]
+    items = encode_all(examples, vocab)
+    for device, multiple in (("cpu", 1), ("cuda", 8)):
+        batch = collator_for(vocab, device)(items)
+
+        def padded(rows, multiple=multiple):
+            width = -(-max(map(len, rows)) // multiple) * multiple
+            return [r + [0] * (width - len(r)) for r in rows]
+
+        tgt_in = [[vocab.bos_id] + [t if t < len(vocab) else vocab.unk_id for t in it.tgt_ext[:-1]] for it in items]
+        assert batch.src.tolist() == padded([it.src for it in items])
+        assert batch.src_ext.tolist() == padded([it.src_ext for it in items])
+        assert batch.tgt_out.tolist() == padded([it.tgt_ext for it in items])
+        assert batch.tgt_in.tolist() == padded(tgt_in)
+        flat = [t for row in padded([it.tgt_ext for it in items]) for t in row]
+        assert batch.tgt_index.tolist() == [i for i, t in enumerate(flat) if t]
+        assert batch.src.dtype == batch.tgt_index.dtype == torch.long
