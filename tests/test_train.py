@@ -41,11 +41,13 @@ def test_cli_train_writes_every_output(tiny_data, tmp_path):
     assert not list(out.glob("*.tmp"))
 
 
-def test_resume_is_exact(tiny_data, tmp_path):
+@pytest.mark.parametrize("workers", [0, 2])  # 2: DataLoader workers kept between epochs (persistent_workers)
+def test_resume_is_exact(tiny_data, tmp_path, workers):
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
-    train(_config("lr_schedule=constant"), tiny_data, straight)
-    train(_config("lr_schedule=constant", "epochs=1"), tiny_data, resumed)
-    summary = train(_config("lr_schedule=constant"), tiny_data, resumed, resume="auto")
+    settings = ("lr_schedule=constant", f"num_workers={workers}")
+    train(_config(*settings), tiny_data, straight)
+    train(_config(*settings, "epochs=1"), tiny_data, resumed)
+    summary = train(_config(*settings), tiny_data, resumed, resume="auto")
     assert summary["epochs_run"] == 2
     a, b = _weights(straight / "last.pt"), _weights(resumed / "last.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
@@ -204,6 +206,8 @@ def test_compiled_training_matches_eager(tiny_data, tmp_path):
         torch.testing.assert_close(got[name], want[name], rtol=1e-3, atol=1e-4, msg=name)
     with pytest.raises(CodeQAError, match="compile_mode must be one of"):
         _config("compile_mode=fast")
+    with pytest.raises(CodeQAError, match="replays CUDA graphs, which need one batch shape"):
+        _config("compile_mode=reduce-overhead")
 
 
 def test_max_time_leaves_fine_tuning_its_share(tiny_data, tmp_path):
