@@ -79,7 +79,7 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
 
-    step_model = compiled(model, config)
+    step_model = compiled(model, config, dev)
 
     def one_step(batch) -> None:
         train_step(step_model, model, batch.to(dev, non_blocking=True), optimizer, scaler, config, runtime)

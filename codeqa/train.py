@@ -391,7 +391,7 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
         log.info("no checkpoint in %s: starting from scratch", out_dir)
     del state, init_state
 
-    ddp_model = compiled(DistributedDataParallel(model) if runtime.world > 1 else model, config)
+    ddp_model = compiled(DistributedDataParallel(model) if runtime.world > 1 else model, config, runtime.device)
     max_seconds = parse_duration(config.max_time)
     log.info("model %s: %.2fM parameters; vocabulary %d; %d train / %d validation examples; device %s x%d, %s",
              config.model, model.num_parameters() / 1e6, len(vocab), len(train_encoded), len(valid_encoded),
@@ -474,10 +474,23 @@ def _epochs_since_best(history: list[dict], best: dict) -> int:
     return sum(1 for row in history if row["epoch"] > best["epoch"])
 
 
-def compiled(module: torch.nn.Module, config: TrainConfig) -> torch.nn.Module:
+def compile_unsupported(device: torch.device) -> str | None:
+    """Why ``torch.compile`` cannot run here, or None. Its GPU kernels come from Triton, which needs CUDA
+    capability 7.0 (a T4 has 7.5; Kaggle's other GPU, the P100, 6.0)."""
+    if device.type == "cuda" and torch.cuda.get_device_capability(device) < (7, 0):
+        major, minor = torch.cuda.get_device_capability(device)
+        return f"Triton, which compiles for the GPU, needs CUDA capability 7.0 and this GPU has {major}.{minor}"
+    return None
+
+
+def compiled(module: torch.nn.Module, config: TrainConfig, device: torch.device) -> torch.nn.Module:
     """The module training steps run through: compiled when ``compile_mode`` asks (shapes vary by batch,
     so dynamic). Checkpoints, validation and decoding keep using the plain model, whose weights it shares."""
     if not config.compile_mode:
+        return module
+    reason = compile_unsupported(device)
+    if reason:
+        log.warning("compile_mode %s ignored: %s; training eagerly", config.compile_mode, reason)
         return module
     return torch.compile(module, mode=config.compile_mode, dynamic=True)
 

@@ -267,3 +267,22 @@ def test_decode_batch_follows_the_device_unless_set(monkeypatch):
     assert _config("decode_batch_size=100").decode_batch("cuda", 16) == 100
     with pytest.raises(CodeQAError, match="decode_batch_size"):
         _config("decode_batch_size=-1")
+
+
+def test_compile_is_skipped_with_a_reason_on_gpus_triton_cannot_target(monkeypatch, caplog):
+    import logging
+
+    from codeqa.train import compile_unsupported, compiled
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (6, 0))  # Kaggle's P100
+    reason = compile_unsupported(torch.device("cuda", 0))
+    assert reason and "needs CUDA capability 7.0 and this GPU has 6.0" in reason
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # a T4
+    assert compile_unsupported(torch.device("cuda", 0)) is None
+    assert compile_unsupported(torch.device("cpu")) is None
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (6, 0))
+    module = torch.nn.Linear(2, 2)
+    with caplog.at_level(logging.WARNING, logger="codeqa.train"):
+        assert compiled(module, _config("compile_mode=default"), torch.device("cuda", 0)) is module
+    assert "compile_mode default ignored: Triton" in caplog.text
