@@ -134,8 +134,9 @@ def _run_bench(args: argparse.Namespace) -> int:
     from codeqa.config import load_config
 
     config = load_config(args.config, args.overrides)
-    print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, warmup=args.warmup, decode_examples=args.decode_examples,
-                               device=args.device, checkpoint=args.checkpoint, profile=args.profile)))
+    print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, warmup=args.warmup,
+                               decode_examples=args.decode_examples, device=args.device,
+                               checkpoint=args.checkpoint, profile=args.profile)))
     return 0
 
 

@@ -477,8 +477,10 @@ def _epochs_since_best(history: list[dict], best: dict) -> int:
 def compile_unsupported(device: torch.device) -> str | None:
     """Why ``torch.compile`` cannot run here, or None. Its GPU kernels come from Triton, which needs CUDA
     capability 7.0 (a T4 has 7.5; Kaggle's other GPU, the P100, 6.0)."""
-    if device.type == "cuda" and torch.cuda.get_device_capability(device) < (7, 0):
-        major, minor = torch.cuda.get_device_capability(device)
+    if device.type != "cuda":
+        return None
+    major, minor = torch.cuda.get_device_capability(device)
+    if (major, minor) < (7, 0):
         return f"Triton, which compiles for the GPU, needs CUDA capability 7.0 and this GPU has {major}.{minor}"
     return None
 
