@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -168,11 +167,6 @@ def test_split_words(identifier, words):
     ("foo(a, b) -> int\n\nReturn the ``foo`` of :class:`Bar` *x*.",
      [("What does the code return ?", "the foo of bar x")]),
     ("Does not follow symbolic links.", [("Does the code follow symbolic links ?", "No")]),
-    # CodeQA's words: hyphens between letters, dots and apostrophes split (but "2-tuple" stays whole)
-    ("Convert the loader's top-level node to a 2-tuple with os.path.join.",
-     [("What does the code convert to a 2-tuple with os path join ?", "the loader s top - level node"),
-      ("What does the code convert the loader s top - level node to with os path join ?", "a 2-tuple"),
-      ("How does the code convert the loader s top - level node to a 2-tuple ?", "with os path join")]),
 ])
 def test_question_rules(docstring, pairs):
     assert qa_pairs(docstring, yes_no_rate=0.0) == pairs
@@ -201,7 +195,6 @@ def test_questions_and_answers_have_the_codeqa_shape():
         assert question[0].isupper() and question.endswith(" ?") and question == " ".join(question.split())
         assert answer in ("Yes", "No") or answer == answer.lower()
         assert answer == " ".join(answer.split()) and "\n" not in question + answer
-        assert not re.search(r"[a-z]-[a-z]|\w\.\w|'", question + " " + answer)
 
 
 # ---------------------------------------------------------------- question types

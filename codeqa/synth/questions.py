@@ -108,8 +108,6 @@ _SECTION = re.compile(r"^\s*((args|arguments|parameters|params|returns?|raises|y
                       r"see also|usage|attributes|keyword arguments|warnings?|todo)\s*:?\s*$"
                       r"|[:@](param|type|return|raise))", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Za-z0-9\"'`*_])|;\s*")
-_HYPHEN_BETWEEN_LETTERS = re.compile(r"(?<=[a-z])-(?=[a-z])")
-_DOT_IN_NAME = re.compile(r"(?<=\w)\.(?=\w)")
 
 
 @dataclass
@@ -483,19 +481,6 @@ def _acceptable(question: list[str], answer: list[str]) -> bool:
     return bool(content) and answer[-1] not in PREP_ROLES and answer[-1] not in CLAUSE_ROLES
 
 
-def codeqa_words(words: list[str]) -> list[str]:
-    """The words as CodeQA's tokenizer wrote them, which never keeps a hyphen between letters, a dot or an
-    apostrophe inside a word (none of its 7,000 dev pairs has one): ``top-level`` → ``top - level``,
-    ``os.path.join`` → ``os path join`` (as the .code lines write it, so the words can be copied from
-    there), ``the function's result`` → ``the function s result``. The rules above work on the words
-    unsplit; this is applied to the finished question and answer."""
-    out: list[str] = []
-    for word in words:
-        word = _DOT_IN_NAME.sub(" ", _HYPHEN_BETWEEN_LETTERS.sub(" - ", word))
-        out += word.replace("'", " ").split()
-    return out
-
-
 def _keep_yes_no(question: str, seed: int, rate: float) -> bool:
     """A stable coin toss per question: the same question and seed always give the same answer."""
     return zlib.crc32(f"{seed}\0{question}".encode()) / 2**32 < rate
@@ -510,11 +495,11 @@ def qa_pairs(docstring: str, seed: int = 0, yes_no_rate: float = YES_NO_RATE) ->
             for question_words, answer_words in clause_questions(clause):
                 if not _acceptable(question_words, answer_words):
                     continue
-                question = " ".join(codeqa_words(question_words))
+                question = " ".join(question_words)
                 question = question[0].upper() + question[1:] + " ?"
                 if answer_words == ["Yes"] and not _keep_yes_no(question, seed, yes_no_rate):
                     continue
                 if question not in seen:
                     seen.add(question)
-                    pairs.append((question, " ".join(codeqa_words(answer_words))))
+                    pairs.append((question, " ".join(answer_words)))
     return pairs
