@@ -76,7 +76,7 @@ class TrainConfig:
     lr_schedule: str = "linear"  # linear (warm-up, then linear decay to 10%) | constant (after warm-up)
     label_smoothing: float = 0.1
     grad_clip: float = 1.0
-    batch_size: int = 64
+    batch_size: int = 64  # examples per optimizer step; under torchrun each of N processes takes batch_size / N
     epochs: int = 20
     precision: str = "auto"  # auto | fp32 | fp16 | bf16
     # torch.compile the training step's model with this mode: "" (eager) | default | max-autotune-no-cudagraphs.

@@ -229,6 +229,9 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, vocab_
         dist.barrier()
     setup_logging(out_dir, runtime.main)
     try:
+        if config.batch_size % runtime.world:
+            raise CodeQAError(f"batch_size={config.batch_size} is the batch of one optimizer step, split evenly "
+                              f"over the {runtime.world} processes: make it a multiple of {runtime.world}")
         if pretraining_wanted(config, data_dir):
             return _pretrain_then_finetune(config, data_dir, out_dir, vocab_path, resume, runtime)
         return _train(config, data_dir, out_dir, vocab_path, resume, runtime)
@@ -349,7 +352,10 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
     train_encoded = encode_all(train_examples, vocab, config.max_src_len, config.max_tgt_len)
     valid_encoded = encode_all(valid_examples, vocab, config.max_src_len, config.max_tgt_len)
     collate = collator_for(vocab, runtime.device)
-    sampler = LengthGroupedSampler([len(e.src) for e in train_encoded], config.batch_size, seed=config.seed,
+    # batch_size is per optimizer step, whatever the number of processes: the same config trains the same way
+    # on one GPU as on Kaggle's two
+    sampler = LengthGroupedSampler([len(e.src) for e in train_encoded], config.batch_size // runtime.world,
+                                   seed=config.seed,
                                    num_replicas=runtime.world, rank=runtime.rank)
     loader = torch.utils.data.DataLoader(train_encoded, batch_sampler=sampler, collate_fn=collate,
                                          num_workers=config.num_workers,
@@ -393,9 +399,10 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
 
     ddp_model = compiled(DistributedDataParallel(model) if runtime.world > 1 else model, config, runtime.device)
     max_seconds = parse_duration(config.max_time)
-    log.info("model %s: %.2fM parameters; vocabulary %d; %d train / %d validation examples; device %s x%d, %s",
-             config.model, model.num_parameters() / 1e6, len(vocab), len(train_encoded), len(valid_encoded),
-             runtime.device.type, runtime.world, runtime.precision)
+    log.info("model %s: %.2fM parameters; vocabulary %d; %d train / %d validation examples; device %s x%d, %s; "
+             "batch %d (%d per process)", config.model, model.num_parameters() / 1e6, len(vocab),
+             len(train_encoded), len(valid_encoded), runtime.device.type, runtime.world, runtime.precision,
+             config.batch_size, config.batch_size // runtime.world)
     stop_reason = "completed all epochs"
     epochs_since_best = _epochs_since_best(history, best)
     for epoch in range(start_epoch, config.epochs + 1):
@@ -475,13 +482,15 @@ def _epochs_since_best(history: list[dict], best: dict) -> int:
 
 
 def compile_unsupported(device: torch.device) -> str | None:
-    """Why ``torch.compile`` cannot run here, or None. Its GPU kernels come from Triton, which needs CUDA
-    capability 7.0 (a T4 has 7.5; Kaggle's other GPU, the P100, 6.0)."""
+    """Why ``torch.compile`` should not run here, or None. Its GPU kernels come from Triton, which supports
+    CUDA capability 8.0 and up since Triton 3.3 (torch 2.7): a T4 (7.5) and a P100 (6.0), Kaggle's GPUs, train
+    eagerly, as they were measured to."""
     if device.type != "cuda":
         return None
     major, minor = torch.cuda.get_device_capability(device)
-    if (major, minor) < (7, 0):
-        return f"Triton, which compiles for the GPU, needs CUDA capability 7.0 and this GPU has {major}.{minor}"
+    if (major, minor) < (8, 0):
+        return (f"Triton, which compiles for the GPU, supports CUDA capability 8.0 and up and this GPU has "
+                f"{major}.{minor}")
     return None
 
 

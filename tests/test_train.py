@@ -135,6 +135,11 @@ def test_ddp_two_cpu_processes(tiny_data, tmp_path):
     assert len((out / "pretrain" / "metrics.jsonl").read_text().splitlines()) == 1
     assert (out / "best_model_python.pt").is_file() and (out / "decoding.json").is_file()
     assert (out / "logs.txt").read_text().count("epoch 2/2") == 1
+    assert "batch 16 (8 per process)" in (out / "logs.txt").read_text()  # batch_size is per optimizer step
+
+    odd = subprocess.run([*command[:command.index("--out-dir")], "--out-dir", str(tmp_path / "odd"),
+                          "--set", "batch_size=15"], capture_output=True, text=True, timeout=300, check=False)
+    assert odd.returncode != 0 and "batch_size=15 is the batch of one optimizer step" in odd.stderr
 
 
 def test_init_from_fine_tunes_from_another_run(tiny_data, tmp_path):
@@ -276,8 +281,10 @@ def test_compile_is_skipped_with_a_reason_on_gpus_triton_cannot_target(monkeypat
 
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (6, 0))  # Kaggle's P100
     reason = compile_unsupported(torch.device("cuda", 0))
-    assert reason and "needs CUDA capability 7.0 and this GPU has 6.0" in reason
-    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # a T4
+    assert reason and "supports CUDA capability 8.0 and up and this GPU has 6.0" in reason
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))  # Kaggle's T4
+    assert "this GPU has 7.5" in compile_unsupported(torch.device("cuda", 0))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))  # an H100
     assert compile_unsupported(torch.device("cuda", 0)) is None
     assert compile_unsupported(torch.device("cpu")) is None
 
