@@ -114,8 +114,9 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
     _add_config_args(p)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--steps", type=int, default=50, help="timed training steps")
-    p.add_argument("--warmup", type=int, default=10,
-                   help="untimed training steps first (with compile_mode, enough to compile every graph)")
+    p.add_argument("--warmup", type=int, default=None,
+                   help="untimed training steps first (default 10, or 40 with compile_mode: enough to compile "
+                        "every graph)")
     p.add_argument("--decode-examples", type=int, default=None,
                    help="validation examples to decode, cycled (default 16384 on a GPU, 512 on a CPU; 0: "
                         "time training alone)")
@@ -134,7 +135,8 @@ def _run_bench(args: argparse.Namespace) -> int:
     from codeqa.config import load_config
 
     config = load_config(args.config, args.overrides)
-    print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, warmup=args.warmup,
+    warmup = args.warmup if args.warmup is not None else (40 if config.compile_mode else 10)
+    print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, warmup=warmup,
                                decode_examples=args.decode_examples, device=args.device,
                                checkpoint=args.checkpoint, profile=args.profile)))
     return 0
