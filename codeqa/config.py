@@ -32,7 +32,7 @@ CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 def gpu_decode_rows(device) -> int:
     """Hypotheses decoded at once on this GPU. Measured on an H200 with kaggle_t4: greedy decoding of 8,192
     examples at once peaked at 16.2 GB (about 2 MB a hypothesis at the longest sources), more than a T4's
-    16 GB; so 8,192 on GPUs of 32 GB or more, 4,096 (about 8 GB) on smaller ones."""
+    16 GB; so 8,192 on GPUs of 32 GB or more, 4,096 on smaller ones (8.2 GB, measured on an H100)."""
     import torch
 
     total = torch.cuda.get_device_properties(torch.device(device)).total_memory
