@@ -82,8 +82,8 @@ class TrainConfig:
     # torch.compile the training step's model with this mode: "" (eager) | default | max-autotune-no-cudagraphs.
     # For a GPU whose steps are host-bound: fewer, fused kernels. kaggle_t4 on an H200: 8,516 examples/s
     # compiled against 4,117 eager (batch 128), at about 90 s of compiling per training stage; 5% faster on a
-    # CPU. Not yet run on a T4, nor under DistributedDataParallel on GPUs (on CPUs it has), so no bundled
-    # config turns it on.
+    # CPU. Skipped, with a warning, on GPUs below CUDA capability 8.0 (train.compile_unsupported); kaggle_t4
+    # turns it on.
     compile_mode: str = ""
     seed: int = 1234
     num_workers: int = 0

@@ -354,8 +354,8 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
     collate = collator_for(vocab, runtime.device)
     # batch_size is per optimizer step, whatever the number of processes: the same config trains the same way
     # on one GPU as on Kaggle's two
-    sampler = LengthGroupedSampler([len(e.src) for e in train_encoded], config.batch_size // runtime.world,
-                                   seed=config.seed,
+    per_process = config.batch_size // runtime.world
+    sampler = LengthGroupedSampler([len(e.src) for e in train_encoded], per_process, seed=config.seed,
                                    num_replicas=runtime.world, rank=runtime.rank)
     loader = torch.utils.data.DataLoader(train_encoded, batch_sampler=sampler, collate_fn=collate,
                                          num_workers=config.num_workers,
@@ -402,7 +402,7 @@ def _train(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, run
     log.info("model %s: %.2fM parameters; vocabulary %d; %d train / %d validation examples; device %s x%d, %s; "
              "batch %d (%d per process)", config.model, model.num_parameters() / 1e6, len(vocab),
              len(train_encoded), len(valid_encoded), runtime.device.type, runtime.world, runtime.precision,
-             config.batch_size, config.batch_size // runtime.world)
+             config.batch_size, per_process)
     stop_reason = "completed all epochs"
     epochs_since_best = _epochs_since_best(history, best)
     for epoch in range(start_epoch, config.epochs + 1):
