@@ -29,18 +29,17 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path, split: str, out:
     examples = read_split(data_dir, lang or config.lang, split, config.code_field)
     beam = beam_size or config.beam_size
     method = rerank or config.rerank
+    penalty = config.length_penalty if length_penalty is None else length_penalty
     outputs = predict(model, examples, vocab, beam_size=beam, max_src_len=config.max_src_len,
-                      max_tgt_len=config.max_tgt_len,
-                      length_penalty=config.length_penalty if length_penalty is None else length_penalty,
-                      rerank=method,
+                      max_tgt_len=config.max_tgt_len, length_penalty=penalty, rerank=method,
                       batch_size=batch_size or config.decode_batch(dev, beam), device=dev, progress=True)
     predictions = [options[0][0] if options else "" for options in outputs]
     write_lines(out, predictions)
     references = [e.answer for e in examples]
     overall = compute_metrics(predictions, references)
     by_type = metrics_by_question_type(predictions, references, [e.question for e in examples])
-    result = {"checkpoint": str(checkpoint_path), "split": split, "beam_size": beam, "rerank": method, "overall": overall,
-              "by_question_type": by_type}
+    result = {"checkpoint": str(checkpoint_path), "split": split, "beam_size": beam, "length_penalty": penalty,
+              "rerank": method, "overall": overall, "by_question_type": by_type}
     if metrics_out:  # saved before anything is printed: a closed stdout must not lose the results
         write_json(metrics_out, result)
     log.info("%d predictions → %s", len(predictions), out)

@@ -75,7 +75,7 @@ def test_cli_evaluate_writes_aligned_predictions_and_metrics(tiny_data, tmp_path
     assert result.returncode == 0, result.stderr
     preds, metrics = tmp_path / "preds.txt", tmp_path / "metrics.json"
     result = run_cli("evaluate", "--checkpoint", str(out / "best_model_python.pt"), "--data-dir", str(tiny_data),
-                     "--split", "dev", "--beam", "2", "--rerank", "mbr", "--out", str(preds),
+                     "--split", "dev", "--beam", "2", "--length-penalty", "0.5", "--rerank", "mbr", "--out", str(preds),
                      "--metrics-out", str(metrics))
     assert result.returncode == 0, result.stderr
     assert "token F1" in result.stdout and "ROUGE-L" in result.stdout
@@ -85,6 +85,7 @@ def test_cli_evaluate_writes_aligned_predictions_and_metrics(tiny_data, tmp_path
 
     saved = json.loads(metrics.read_text())
     assert saved["overall"]["count"] == 6 and saved["beam_size"] == 2 and saved["rerank"] == "mbr"
+    assert saved["length_penalty"] == 0.5
     assert set(saved["by_question_type"]) >= {"what", "how"}
 
 
