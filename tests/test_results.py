@@ -1,0 +1,48 @@
+"""The committed measured runs (results/) agree with what results/README.md says of them."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+RUNS = sorted(p for p in RESULTS.iterdir() if p.is_dir())
+
+
+def table_scores() -> dict[str, list[float]]:
+    """folder name → the F1 / ROUGE-L / EM / BLEU its row in results/README.md states."""
+    rows = {}
+    for line in (RESULTS / "README.md").read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\| `([\w.-]+)/` \|.*\| ([\d.]+) / ([\d.]+) / ([\d.]+) / ([\d.]+) \|$", line)
+        if match:
+            rows[match.group(1)] = [float(x) for x in match.groups()[1:]]
+    return rows
+
+
+def test_every_run_has_a_row_and_only_those():
+    assert RUNS and set(table_scores()) == {p.name for p in RUNS}
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda p: p.name)
+def test_row_states_the_runs_own_scores(run):
+    overall = json.loads((run / "dev_chosen.json").read_text())["overall"]
+    measured = [round(overall[k], 1) for k in ("f1", "rouge_l", "exact_match", "bleu")]
+    assert table_scores()[run.name] == measured
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda p: p.name)
+def test_chosen_decoding_is_the_grids_best_f1_and_was_evaluated(run):
+    report = json.loads((run / "decoding.json").read_text())
+    best = max(report["grid"], key=lambda r: (r["f1"], r["rouge_l"]))
+    assert report["chosen"] == {k: best[k] for k in ("beam_size", "length_penalty", "rerank")}
+    evaluated = json.loads((run / "dev_chosen.json").read_text())
+    assert (evaluated["beam_size"], evaluated["rerank"]) == (best["beam_size"], best["rerank"])
+    assert evaluated["overall"]["count"] == report["examples"] == 1000
+
+
+@pytest.mark.parametrize("run", [p for p in RUNS if (p / "metrics.jsonl").is_file()], ids=lambda p: p.name)
+def test_fine_tuning_curve_selects_its_best_epoch(run):
+    curve = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    best = max(curve, key=lambda r: r["val_f1"])
+    assert curve[-1]["best_epoch"] == best["epoch"] == json.loads((run / "decoding.json").read_text())["epoch"]
