@@ -31,7 +31,6 @@ EXPECTED = [
     ('def read_config path encoding "utf-8" with open path encoding encoding as handle return handle read',
      'def read config path encoding "utf-8" with open path encoding encoding as handle return handle read',
      [("What does the code read from disk using the given encoding ?", "the configuration file"),
-      ("What does the code read ?", "the configuration file from disk using the given encoding"),
       ("In which direction does the code read the configuration file using the given encoding ?",
        "from disk"),
       ("How does the code read the configuration file from disk ?", "using the given encoding")]),
@@ -40,22 +39,18 @@ EXPECTED = [
      ('@functools lru cache maxsize 128 def parse Header Line line name value line partition " " '
       "return name strip lower value strip"),
      [("What does the code split into a name and a value ?", "an http header line"),
-      ("What does the code split ?", "an http header line into a name and a value"),
       ("What does the code split an http header line into ?", "a name and a value")]),
     ('def make_greeter name def greet punctuation " " return f"Hello {name}{punctuation}"return greet',
      'def make greeter name def greet punctuation " " return f"Hello {name}{punctuation}"return greet',
      [("What does the code create for the given name ?", "a greeting function"),
-      ("What does the code create ?", "a greeting function for the given name"),
       ("For what purpose does the code create a greeting function ?", "for the given name")]),
     ('def greet punctuation " " return f"Hello {name}{punctuation}"',
      'def greet punctuation " " return f"Hello {name}{punctuation}"',
      [("What does the code greet by name ?", "the person"),
-      ("What does the code greet ?", "the person by name"),
       ("How does the code greet the person ?", "by name")]),
     ("def get self key default None if key in self _items return self _items[key]return default",
      "def get self key default None if key in self items return self items[key]return default",
      [("What does the code return for key if it exists ?", "the cached value"),
-      ("What does the code return if it exists ?", "the cached value for key"),
       ("For what purpose does the code return the cached value if it exists ?", "for key"),
       ("When does the code return the cached value for key ?", "if it exists"),
       ("Is the disk touched ?", "No")]),
@@ -67,7 +62,6 @@ EXPECTED = [
      'def save self path with open path "w" as handle handle write repr self items',
      [("What does the code save to a file in the cache directory so that they survive a restart ?",
        "the entries"),
-      ("What does the code save so that they survive a restart ?", "the entries to a file in the cache directory"),
       ("What does the code save the entries to in the cache directory so that they survive a restart ?",
        "a file"),
       ("Where does the code save the entries to a file so that they survive a restart ?",
@@ -81,7 +75,7 @@ EXPECTED = [
 
 
 def _many_functions(folder: Path, n: int = 40) -> Path:
-    """A package of ``n`` documented functions, three pairs each, with distinct code."""
+    """A package of ``n`` documented functions, two pairs each, with distinct code."""
     folder.mkdir(parents=True, exist_ok=True)
     body = "".join(f'def f{i}(x):\n    """Return the value {i} of x using the cache {i}."""\n'
                    f"    return x + {i}\n\n\n" for i in range(n))
@@ -137,39 +131,23 @@ def test_split_words(identifier, words):
      [("What does the code return ?", "the directory component of a pathname")]),
     ("Convert a unicode object to a string using the default encoding.",
      [("What does the code convert to a string using the default encoding ?", "a unicode object"),
-      ("What does the code convert ?", "a unicode object to a string using the default encoding"),
       ("What does the code convert a unicode object to using the default encoding ?", "a string"),
       ("How does the code convert a unicode object to a string ?", "using the default encoding")]),
     ("Store the value in the table.",
      [("What does the code store in the table ?", "the value"),
-      ("What does the code store ?", "the value in the table"),
       ("Where does the code store the value ?", "in the table")]),
     ("Return True if the path exists, False otherwise.",
      [("What does the code return if the path exists ?", "true"),
       ("When does the code return true ?", "if the path exists")]),
     ("Iterate over the files in this directory.",
      [("What does the code iterate over in this directory ?", "the files"),
-      ("What does the code iterate over ?", "the files in this directory"),
       ("Where does the code iterate over the files ?", "in this directory")]),
     ("Recursively delete a directory tree.",
      [("What does the code delete ?", "a directory tree"),
       ("How does the code delete a directory tree ?", "recursively")]),
     ("Move the cursor onto the next line.",
      [("What does the code move onto the next line ?", "the cursor"),
-      ("What does the code move ?", "the cursor onto the next line"),
       ("In which direction does the code move the cursor ?", "onto the next line")]),
-    # CodeQA's own pair for this docstring (networkx): "What does the code compute ?" / the whole phrase
-    ("Compute the Jaccard coefficient of all node pairs in ebunch.",
-     [("What does the code compute in ebunch ?", "the jaccard coefficient of all node pairs"),
-      ("What does the code compute ?", "the jaccard coefficient of all node pairs in ebunch"),
-      ("Where does the code compute the jaccard coefficient of all node pairs ?", "in ebunch")]),
-    ("Create a rule to sort by a key function.",
-     [("What does the code create to sort by a key function ?", "a rule"),
-      ("What does the code create ?", "a rule to sort by a key function"),
-      ("For what purpose does the code create a rule ?", "to sort by a key function")]),
-    ("Read the file, in binary mode.",  # after a comma a phrase hangs on the verb, not the object
-     [("What does the code read in binary mode ?", "the file"),
-      ("Where does the code read the file ?", "in binary mode")]),
     ("Copy data since the buffer is reused.",
      [("What does the code copy since the buffer is reused ?", "data"),
       ("Why does the code copy data ?", "since the buffer is reused")]),
@@ -285,12 +263,12 @@ def test_split_is_by_function(tmp_path):
     source = _many_functions(tmp_path / "src", n=40)
     stats = make_dataset([str(source)], tmp_path / "out", seed=1, with_test=True)
     assert stats["functions"] == {"train": 32, "dev": 4, "test": 4}
-    assert stats["pairs"] == {"train": 96, "dev": 12, "test": 12, "total": 120}
+    assert stats["pairs"] == {"train": 64, "dev": 8, "test": 8, "total": 80}
     codes = {}
     for split in ("train", "dev", "test"):
         lines = read_lines(tmp_path / "out" / "python" / split / f"{split}.code.original")
         codes[split] = Counter(lines)
-        assert all(n == 3 for n in codes[split].values())             # a function's pairs stay together
+        assert all(n == 2 for n in codes[split].values())             # both pairs of a function stay together
     assert not (codes["train"].keys() & codes["dev"].keys() or codes["train"].keys() & codes["test"].keys()
                 or codes["dev"].keys() & codes["test"].keys())
 

@@ -114,7 +114,6 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Za-z0-9\"'`*_])|;\s*")
 class Phrase:
     role: str | None
     words: list[str]
-    of_object: bool = False  # may hang on the object: a preposition or "to <verb>", no comma before it
 
 
 @dataclass
@@ -362,7 +361,6 @@ def _predicate(clause: Clause, tokens: list[str], form: str) -> list[str]:
         clause.obj = _until_comma(tokens, 0)
         return []
     current, running = clause.obj, False    # running: a clause that goes on to the next comma
-    after_comma = False
     i = 0
     while i < len(tokens):
         word = tokens[i]
@@ -374,7 +372,7 @@ def _predicate(clause: Clause, tokens: list[str], form: str) -> list[str]:
                 return tokens[j:]
             if word == ",":
                 if nxt in PREP_ROLES or nxt in CLAUSE_ROLES or (nxt, tokens[i + 2:i + 3]) == ("so", ["that"]):
-                    current, running, i, after_comma = [], False, i + 1, True
+                    current, running, i = [], False, i + 1
                     continue
                 break                                  # "X, Y otherwise": not understood, stop here
         if running:
@@ -394,7 +392,7 @@ def _predicate(clause: Clause, tokens: list[str], form: str) -> list[str]:
         elif at_object and word in OBJECT_PREPS and not (nxt in VERBS or nxt == "be"):
             clause.obj_prep = [word]
         elif (word == "to" and (nxt in VERBS or nxt == "be")) or (word, nxt) in PURPOSE_OPENERS:
-            current, running = _open(clause, "for what purpose", word, word == "to" and not after_comma), True
+            current, running = _open(clause, "for what purpose", word), True
         elif word in ("according", "based") and nxt in ("to", "on"):
             current, running = _open(clause, "how", word), False
         elif word == "as" and nxt in ("well", "such"):
@@ -402,20 +400,19 @@ def _predicate(clause: Clause, tokens: list[str], form: str) -> list[str]:
         elif word in CLAUSE_ROLES:
             current, running = _open(clause, CLAUSE_ROLES[word], word), True
         elif word in PREP_ROLES:
-            current, running = _open(clause, PREP_ROLES[word], word, not after_comma), False
+            current, running = _open(clause, PREP_ROLES[word], word), False
         elif current and (word in RELATIVES or _participle_after_noun(word, current[-1])):
             current.append(word)
             running = True
         else:
             current.append(word)
-        after_comma = False
         i += 1
     _tidy(clause)
     return []
 
 
-def _open(clause: Clause, role: str | None, word: str, of_object: bool = False) -> list[str]:
-    phrase = Phrase(role, [word], of_object)
+def _open(clause: Clause, role: str | None, word: str) -> list[str]:
+    phrase = Phrase(role, [word])
     clause.phrases.append(phrase)
     return phrase.words
 
@@ -462,10 +459,6 @@ def clause_questions(clause: Clause) -> list[tuple[list[str], list[str]]]:
         return pairs
     if clause.obj:
         pairs.append((["what", *head, *clause.obj_prep, *context()], clause.obj))
-        attached = _object_phrases(clause)
-        if attached:  # also the object with the phrases that may hang on it, as CodeQA's parser often read it
-            pairs.append((["what", *head, *clause.obj_prep, *context()[sum(len(p.words) for p in attached):]],
-                          [*clause.obj, *(w for p in attached for w in p.words)]))
     if asks_subject and (clause.obj or clause.phrases):
         pairs.append((["what", *clause.surface, *obj, *context()], clause.subject))
     for phrase in clause.phrases:
@@ -476,19 +469,6 @@ def clause_questions(clause: Clause) -> list[tuple[list[str], list[str]]]:
     if clause.manner:
         pairs.append((["how", *head, *obj, *context()], clause.manner))
     return pairs
-
-
-def _object_phrases(clause: Clause) -> list[Phrase]:
-    """The phrases right after the object that may belong to it ("the jaccard coefficient of all node pairs
-    *in ebunch*", "a rule *to sort by a key function*"). CodeQA's dependency parser answered "What does
-    the code compute ?" with the object's whole subtree, and it hangs such phrases on the nearest noun; of
-    134 CodeQA snippets whose functions are installed here, their "What ... ?" answers often run on."""
-    attached = []
-    for phrase in clause.phrases:
-        if not phrase.of_object:
-            break
-        attached.append(phrase)
-    return attached
 
 
 def _acceptable(question: list[str], answer: list[str]) -> bool:
