@@ -53,12 +53,15 @@ def _profile_steps(one_step, batches, device: torch.device, path: str | Path, st
     write_text(path, f"{steps} training steps on {device}, operators by host time\n{table}\n")
 
 
-def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup: int = 10,
+def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup: int | None = None,
               decode_examples: int | None = None, device: str | None = None,
               checkpoint: str | Path | None = None, profile: str | Path | None = None) -> dict:
     """With ``checkpoint``, decoding is timed with that trained model (answers of realistic length).
     With ``profile``, 20 more training steps run under torch.profiler and its table goes to that file.
-    ``decode_examples=0`` times training alone."""
+    ``decode_examples=0`` times training alone. ``warmup`` defaults to 10 steps, 40 with ``compile_mode``:
+    enough to compile every graph, so that compiling stays out of the timed steps."""
+    if warmup is None:
+        warmup = 40 if config.compile_mode else 10
     set_seed(config.seed)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     precision = resolve_precision(config.precision, dev)

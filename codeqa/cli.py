@@ -135,8 +135,7 @@ def _run_bench(args: argparse.Namespace) -> int:
     from codeqa.config import load_config
 
     config = load_config(args.config, args.overrides)
-    warmup = args.warmup if args.warmup is not None else (40 if config.compile_mode else 10)
-    print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, warmup=warmup,
+    print(json.dumps(run_bench(config, args.data_dir, steps=args.steps, warmup=args.warmup,
                                decode_examples=args.decode_examples, device=args.device,
                                checkpoint=args.checkpoint, profile=args.profile)))
     return 0

@@ -150,10 +150,10 @@ def test_cli_bench_prints_one_json_line(tiny_data, tmp_path):
 def test_cli_bench_times_training_alone_with_decode_examples_0(tiny_data):
     import json
 
-    result = run_cli("bench", "--config", "quick", "--data-dir", str(tiny_data), "--steps", "3", "--warmup", "2",
+    result = run_cli("bench", "--config", "quick", "--data-dir", str(tiny_data), "--steps", "3",
                      "--decode-examples", "0", "--set", "batch_size=8")
     assert result.returncode == 0, result.stderr
     row = json.loads(result.stdout.strip().splitlines()[-1])
-    assert row["steps"] == 3 and row["warmup_steps"] == 2 and row["warmup_seconds"] >= 0
+    assert row["steps"] == 3 and row["warmup_steps"] == 10 and row["warmup_seconds"] >= 0  # eager: 10 by default
     assert row["train_examples_per_s"] > 0 and "compiled_graphs" not in row
     assert not any(key.startswith("decode") for key in row)
