@@ -64,3 +64,14 @@ def test_readme_share_of_answer_words_in_neither_question_nor_code(real_data_roo
     readme = (RESULTS.parent / "README.md").read_text(encoding="utf-8")
     stated = re.search(r"(\d+)% of the held-out answer\s+words", readme)
     assert stated and int(stated.group(1)) == round(100 * missing / total)
+
+
+def test_readme_yes_no_counts_of_the_split(real_data_root):
+    """The README's point on exact match: the held-out slice holds far fewer yes/no answers than training."""
+    examples = read_split(real_data_root, "python", "dev")
+    answers = [e.answer.lower() for e in examples]
+    counts = {name: {word: part.count(word) for word in ("yes", "no")}
+              for name, part in (("train", answers[:6000]), ("held_out", answers[6000:]))}
+    assert counts == {"train": {"yes": 101, "no": 95}, "held_out": {"yes": 0, "no": 5}}
+    readme = " ".join((RESULTS.parent / "README.md").read_text(encoding="utf-8").split())
+    assert 'hold 5 yes/no answers (0.5%; all "no"), the first 6,000 hold 196 (3.3%: 101 "yes", 95 "no")' in readme
