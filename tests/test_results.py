@@ -67,11 +67,10 @@ def test_readme_share_of_answer_words_in_neither_question_nor_code(real_data_roo
 
 
 def test_readme_yes_no_counts_of_the_split(real_data_root):
-    """The README's point on exact match: the held-out slice holds far fewer yes/no answers than training."""
-    examples = read_split(real_data_root, "python", "dev")
-    answers = [e.answer.lower() for e in examples]
-    counts = {name: {word: part.count(word) for word in ("yes", "no")}
-              for name, part in (("train", answers[:6000]), ("held_out", answers[6000:]))}
-    assert counts == {"train": {"yes": 101, "no": 95}, "held_out": {"yes": 0, "no": 5}}
+    """The README's point on exact match: CodeQA's yes/no answers cluster in the dev file's first 1,000."""
+    answers = [e.answer.lower() for e in read_split(real_data_root, "python", "dev")]
+    yes_no = [i for i, answer in enumerate(answers) if answer in ("yes", "no")]
+    assert len(yes_no) == 201 and sum(i < 1000 for i in yes_no) == 117
+    assert [answers[i] for i in yes_no if i >= 6000] == ["no"] * 5
     readme = " ".join((RESULTS.parent / "README.md").read_text(encoding="utf-8").split())
-    assert 'hold 5 yes/no answers (0.5%; all "no"), the first 6,000 hold 196 (3.3%: 101 "yes", 95 "no")' in readme
+    assert '117 of its 201 are in the first 1,000 examples, 5 (all "no") in the last 1,000' in readme
