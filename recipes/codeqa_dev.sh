@@ -4,7 +4,8 @@
 #   recipes/codeqa_dev.sh CODEQA_ROOT WORK_DIR [CONFIG]
 #
 # CODEQA_ROOT holds python/dev/dev.{question,answer,code,code.original} (../shared/codeqa here).
-#  1. the first 6,000 examples train, the last 1,000 validate (recipes/split_dev.sh);
+#  1. the first 6,000 examples train, the last 1,000 validate (recipes/split_dev.sh; HELD_OUT_BLOCK=0-5
+#     validates on another 1,000 consecutive examples instead);
 #  2. the pretrain split: pairs generated from this Python's standard library and installed packages,
 #     leaving out every function that is a near-duplicate of a validation snippet (--pretrain-for does that);
 #  3. one `codeqa train`: pre-training on the generated pairs, then fine-tuning on the 6,000 real ones
@@ -20,7 +21,7 @@ work=${2:?usage: recipes/codeqa_dev.sh CODEQA_ROOT WORK_DIR [CONFIG]}
 config=${3:-small}
 codeqa=${CODEQA:-codeqa}
 real="$work/real"
-bash "$(dirname "$0")/split_dev.sh" "$root" "$real"
+bash "$(dirname "$0")/split_dev.sh" "$root" "$real" "${HELD_OUT_BLOCK:-6}"
 packages=${PACKAGES:-$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')}
 [ -d "$real/python/pretrain" ] || $codeqa make-dataset --source stdlib "$packages" --pretrain-for "$real"
 settings=()
