@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from codeqa.data import read_split
+from codeqa.metrics import normalize_answer
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 RUNS = sorted(p for p in RESULTS.iterdir() if p.is_dir())
@@ -57,8 +58,8 @@ def test_readme_share_of_answer_words_in_neither_question_nor_code(real_data_roo
     assert len(held_out) == 1000
     total = missing = 0
     for example in held_out:
-        seen = set(example.question.lower().split()) | set(example.code.lower().split())
-        words = example.answer.lower().split()
+        seen = set(normalize_answer(example.question).split()) | set(normalize_answer(example.code).split())
+        words = normalize_answer(example.answer).split()
         total += len(words)
         missing += sum(word not in seen for word in words)
     readme = (RESULTS.parent / "README.md").read_text(encoding="utf-8")
@@ -68,7 +69,7 @@ def test_readme_share_of_answer_words_in_neither_question_nor_code(real_data_roo
 
 def test_readme_yes_no_counts_of_the_split(real_data_root):
     """The README's point on exact match: CodeQA's yes/no answers cluster in the dev file's first 1,000."""
-    answers = [e.answer.lower() for e in read_split(real_data_root, "python", "dev")]
+    answers = [normalize_answer(e.answer) for e in read_split(real_data_root, "python", "dev")]
     yes_no = [i for i, answer in enumerate(answers) if answer in ("yes", "no")]
     assert len(yes_no) == 201 and sum(i < 1000 for i in yes_no) == 117
     assert [answers[i] for i in yes_no if i >= 6000] == ["no"] * 5
