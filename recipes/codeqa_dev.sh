@@ -13,7 +13,9 @@
 #  4. evaluate the best model on the 1,000 greedily and with the decoding that training chose on them
 #     (beam size, length penalty, rerank: decoding.json).
 # CONFIG (default small: trains on a CPU) names the model; on a GPU use kaggle_t4. PACKAGES (default: this
-# Python's site-packages) is the second source of generated pairs; CODEQA the codeqa command to run;
+# Python's site-packages) are the other sources of generated pairs, space-separated: folders, wheels or
+# folders of wheels (e.g. PACKAGES="<site-packages> wheels/" after `pip download -d wheels ...`, the more
+# varied data of README "Results"); CODEQA the codeqa command to run;
 # SETTINGS more `key=value` config overrides for the training (e.g. "max_time=6m").
 set -euo pipefail
 root=${1:?usage: recipes/codeqa_dev.sh CODEQA_ROOT WORK_DIR [CONFIG]}
@@ -23,7 +25,8 @@ codeqa=${CODEQA:-codeqa}
 real="$work/real"
 bash "$(dirname "$0")/split_dev.sh" "$root" "$real" "${HELD_OUT_BLOCK:-6}"
 packages=${PACKAGES:-$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')}
-[ -d "$real/python/pretrain" ] || $codeqa make-dataset --source stdlib "$packages" --pretrain-for "$real"
+# shellcheck disable=SC2086  # PACKAGES is a list of paths
+[ -d "$real/python/pretrain" ] || $codeqa make-dataset --source stdlib $packages --pretrain-for "$real"
 settings=()
 for kv in ${SETTINGS:-}; do settings+=(--set "$kv"); done
 $codeqa train --config "$config" --data-dir "$real" --out-dir "$work/run" --resume auto "${settings[@]}"

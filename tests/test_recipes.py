@@ -1,6 +1,10 @@
-"""recipes/split_dev.sh: which 1,000 of the 7,000 dev examples validate, and that the rest train, in order."""
+"""recipes/split_dev.sh: which 1,000 of the 7,000 dev examples validate, and that the rest train, in order;
+recipes/codeqa_dev.sh: the whole recipe, run small."""
 
+import json
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -8,7 +12,9 @@ import pytest
 from codeqa.data import read_split
 from tests.conftest import write_codeqa
 
-SPLIT_DEV = Path(__file__).resolve().parent.parent / "recipes" / "split_dev.sh"
+RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+SPLIT_DEV = RECIPES / "split_dev.sh"
+SAMPLE = Path(__file__).parent / "fixtures" / "sample_module.py"
 
 
 @pytest.fixture()
@@ -34,3 +40,26 @@ def test_split_dev_refuses_a_block_past_the_end(numbered_dev, tmp_path):
     run = subprocess.run(["bash", str(SPLIT_DEV), str(numbered_dev), str(tmp_path / "data"), "7"],
                          check=False, capture_output=True, text=True)
     assert run.returncode == 2 and "BLOCK 0-6" in run.stderr and not (tmp_path / "data").exists()
+
+
+def test_codeqa_dev_recipe_runs_end_to_end_with_several_package_sources(numbered_dev, tmp_path):
+    """The recipe as README "Results" runs it, cut to seconds: PACKAGES lists a wheel and a folder beside the
+    standard library, and the pretrain split, the training and both evaluations come out of one command."""
+    wheel = tmp_path / "sample-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.write(SAMPLE, "sample/mod.py")
+    work = tmp_path / "work"
+    settings = ("pretrain_split=pretrain pretrain_epochs=1 epochs=1 max_train_examples=300 max_valid_examples=50 "
+                "tune_beam_sizes=1 tune_length_penalties=1.0 tune_reranks=score")
+    env = {"PATH": "/usr/bin:/bin", "CODEQA": f"{sys.executable} -m codeqa", "SETTINGS": settings,
+           "PACKAGES": f"{wheel} {SAMPLE.parent}"}
+    run = subprocess.run(["bash", str(RECIPES / "codeqa_dev.sh"), str(numbered_dev), str(work), "quick"],
+                         check=False, capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = json.loads((work / "real" / "python" / "pretrain" / "stats.json").read_text(encoding="utf-8"))
+    assert stats["sources"][1:] == [str(wheel), str(SAMPLE.parent)] and stats["sources"][0].startswith("stdlib")
+    answers = read_split(work / "real", "python", "pretrain")
+    assert any(e.answer == "the sum of a and b" for e in answers)   # from the wheel's (and the folder's) sample
+    for name in ("dev_greedy", "dev_chosen"):
+        assert json.loads((work / "run" / f"{name}.json").read_text(encoding="utf-8"))["overall"]["count"] == 1000
+    assert (work / "run" / "pretrain" / "finished.json").is_file()

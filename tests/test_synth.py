@@ -13,8 +13,9 @@ from codeqa.errors import CodeQAError
 from codeqa.qtypes import QUESTION_TYPES, question_type
 from codeqa.synth import dataset as dataset_module
 from codeqa.synth.code import ParsedSource, split_words
-from codeqa.synth.dataset import find_files, make_dataset, read_functions, stdlib_root
+from codeqa.synth.dataset import make_dataset, parse_functions
 from codeqa.synth.questions import qa_pairs
+from codeqa.synth.sources import find_files, stdlib_root
 from tests.conftest import run_cli, write_codeqa
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -89,7 +90,7 @@ def _tree_bytes(root: Path) -> dict[str, bytes]:
 
 # ---------------------------------------------------------------- pairs and code of a known module
 def test_sample_module_gives_exactly_the_expected_pairs_and_code_lines():
-    found = [(f.code_original, f.code, f.pairs) for f in read_functions(SAMPLE, seed=0)]
+    found = [(f.code_original, f.code, f.pairs) for f in parse_functions(SAMPLE.read_bytes(), str(SAMPLE), seed=0)]
     assert found == EXPECTED
 
 
@@ -189,7 +190,7 @@ def test_yes_no_questions_invert_the_statement():
 
 
 def test_questions_and_answers_have_the_codeqa_shape():
-    pairs = [p for f in read_functions(SAMPLE, seed=0) for p in f.pairs]
+    pairs = [p for f in parse_functions(SAMPLE.read_bytes(), str(SAMPLE), seed=0) for p in f.pairs]
     pairs += qa_pairs("Return the sum of a and b.", yes_no_rate=1.0)
     for question, answer in pairs:
         assert question[0].isupper() and question.endswith(" ?") and question == " ".join(question.split())
@@ -336,7 +337,9 @@ def test_a_folder_not_made_by_make_dataset_is_not_replaced(tmp_path):
 
 
 def test_stdlib_source_skips_tests_and_site_packages():
-    files = [path for path, _ in find_files(["stdlib"])]
+    found, unlisted = find_files(["stdlib"])
+    files = [file.path for file in found]
+    assert unlisted == [] and all(file.member is None for file in found)
     root = stdlib_root()
     parts = {part for path in files for part in path.relative_to(root).parts[:-1]}
     assert not parts & {"test", "tests", "idlelib", "lib2to3", "site-packages", "__pycache__"}

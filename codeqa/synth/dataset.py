@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import ast
 import io
-import os
 import random
 import shutil
-import sysconfig
 import tempfile
 import tokenize
 from collections import Counter
@@ -21,15 +19,10 @@ from codeqa.qtypes import QUESTION_TYPES, question_type
 from codeqa.synth.code import ParsedSource, has_real_body
 from codeqa.synth.overlap import OverlapIndex
 from codeqa.synth.questions import qa_pairs
+from codeqa.synth.sources import find_files, read_sources, stdlib_root
 
 GENERATOR = "codeqa make-dataset"
 FIELDS = ("question", "answer", "code", "code.original")
-# Never read: caches, environments, version control.
-SKIP_DIRS = frozenset({"__pycache__", "site-packages", "dist-packages", "node_modules", ".git", ".hg",
-                       ".svn", ".tox", ".venv", "venv", ".mypy_cache", ".pytest_cache"})
-# Also skipped in the standard library: test suites, demos, and old or tool-only packages.
-STDLIB_SKIP_DIRS = frozenset({"test", "tests", "idle_test", "idlelib", "lib2to3", "turtledemo", "ensurepip",
-                              "pydoc_data", "config-3", "Tools"})
 MAX_CODE_TOKENS = 400   # CodeQA's longest .code line has 258 tokens; longer functions are left out
 
 
@@ -40,39 +33,12 @@ class Function:
     pairs: list[tuple[str, str]]
 
 
-def stdlib_root() -> Path:
-    return Path(sysconfig.get_paths()["stdlib"])
-
-
-def find_files(sources: list[str]) -> list[tuple[Path, bool]]:
-    """(file, is_stdlib) for every ``.py`` file under the sources, sorted within each source; a source
-    that does not exist is a :class:`CodeQAError` naming it."""
-    found: list[tuple[Path, bool]] = []
-    seen: set[Path] = set()
-    for source in sources:
-        is_stdlib = source == "stdlib"
-        root = stdlib_root() if is_stdlib else Path(source)
-        if not root.exists():
-            raise CodeQAError(f"{source}: source path not found (give a folder or .py file, or 'stdlib')")
-        skip = SKIP_DIRS | (STDLIB_SKIP_DIRS if is_stdlib else frozenset())
-        files = [root] if root.is_file() else sorted(
-            (Path(d) / f for d, dirs, fs in os.walk(root) for f in fs if f.endswith(".py")
-             and not (set(Path(d).relative_to(root).parts) & skip) and not f.startswith(".")),
-            key=lambda p: p.relative_to(root).as_posix())
-        for path in files:
-            if path.resolve() not in seen:
-                seen.add(path.resolve())
-                found.append((path, is_stdlib))
-    return found
-
-
-def read_functions(path: Path, seed: int) -> list[Function]:
-    """The documented functions of one file that give at least one pair. Raises OSError, SyntaxError,
-    UnicodeDecodeError or ValueError for a file that cannot be read or parsed."""
-    raw = path.read_bytes()
+def parse_functions(raw: bytes, filename: str, seed: int) -> list[Function]:
+    """The documented functions of one file's bytes that give at least one pair. Raises SyntaxError,
+    UnicodeDecodeError, LookupError or ValueError for bytes that cannot be decoded or parsed."""
     encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
     text = raw.decode(encoding)
-    source = ParsedSource.parse(text, filename=str(path))
+    source = ParsedSource.parse(text, filename=filename)
     functions = []
     for node in _functions(source.tree):
         docstring = ast.get_docstring(node)
@@ -139,19 +105,22 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
     with ``pretrain_split: pretrain`` pre-train on. Only that folder is written or replaced.
     """
     shares = parse_split(split)
-    files = find_files(sources)
+    files, unlisted = find_files(sources)
     if not files:
-        raise CodeQAError(f"no .py files found under {', '.join(sources)}")
+        unreadable = "".join(f"; {u['path']}: {u['reason']}" for u in unlisted[:3])
+        raise CodeQAError(f"no .py files found under {', '.join(sources)}{unreadable}")
+    skipped: list[dict[str, str]] = list(unlisted)   # archives that could not be listed count as skipped
     functions: list[Function] = []
-    skipped: list[dict[str, str]] = []
     seen_code: set[str] = set()
     excluded = 0
-    for path, _ in files:
+    for file, raw in read_sources(files):
         try:
-            found = read_functions(path, seed)
+            if isinstance(raw, Exception):
+                raise raw
+            found = parse_functions(raw, file.name, seed)
         except (OSError, SyntaxError, UnicodeDecodeError, ValueError, LookupError) as err:
             reason = f"{type(err).__name__}: {err}".splitlines()[0][:200]
-            skipped.append({"path": str(path), "reason": reason})
+            skipped.append({"path": file.name, "reason": reason})
             continue
         for function in found:
             if function.code_original in seen_code:   # the same code twice would leak across splits
@@ -174,7 +143,8 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
         "sources": [f"stdlib ({stdlib_root()})" if s == "stdlib" else s for s in sources],
         "lang": lang, "seed": seed, "with_test": with_test,
         "split": {PRETRAIN_SPLIT: 1.0} if pretrain_for else dict(zip(SPLITS, shares)),
-        "files": {"found": len(files), "read": len(files) - len(skipped), "skipped": len(skipped)},
+        "files": {"found": len(files) + len(unlisted), "read": len(files) + len(unlisted) - len(skipped),
+                  "skipped": len(skipped)},
         "skipped_files": skipped,
         "excluded_near_duplicates": {"held_out_snippets": len(exclude), "functions": excluded} if exclude else None,
         "functions": {s: len(assigned[s]) for s in written},

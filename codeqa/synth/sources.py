@@ -1,0 +1,160 @@
+"""Where generated pairs come from: the ``.py`` files of folders, single files, and packaged archives
+(wheels, zips, sdist tarballs), found in a fixed order and read as bytes.
+
+Archives are read in place, never extracted: a member's name is only ever displayed, so a hostile path in
+an archive cannot write anywhere, and a member larger than :data:`MAX_MEMBER_BYTES` is skipped unread.
+This lets ``pip download -d wheels PACKAGE ...`` feed ``codeqa make-dataset --source wheels`` directly:
+more varied pre-training pairs than the installed packages alone (README, "Results").
+"""
+
+from __future__ import annotations
+
+import os
+import sysconfig
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from codeqa.errors import CodeQAError
+
+# Never read: caches, environments, version control.
+SKIP_DIRS = frozenset({"__pycache__", "site-packages", "dist-packages", "node_modules", ".git", ".hg",
+                       ".svn", ".tox", ".venv", "venv", ".mypy_cache", ".pytest_cache"})
+# Also skipped in the standard library: test suites, demos, and old or tool-only packages.
+STDLIB_SKIP_DIRS = frozenset({"test", "tests", "idle_test", "idlelib", "lib2to3", "turtledemo", "ensurepip",
+                              "pydoc_data", "config-3", "Tools"})
+ZIP_SUFFIXES = (".whl", ".zip")
+TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+MAX_MEMBER_BYTES = 4_000_000   # far above any hand-written module; guards against archive bombs
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One ``.py`` file: ``path`` on disk, or with ``member`` the file of that name inside the archive
+    ``path``. ``name`` is what reports show: the path, or ``ARCHIVE!MEMBER``."""
+
+    path: Path
+    member: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.path}!{self.member}" if self.member else str(self.path)
+
+
+def stdlib_root() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def is_archive(path: Path) -> bool:
+    return path.name.endswith(ZIP_SUFFIXES + TAR_SUFFIXES)
+
+
+def find_files(sources: list[str]) -> tuple[list[SourceFile], list[dict[str, str]]]:
+    """Every ``.py`` file under the sources, and the archives that could not be listed (``path``,
+    ``reason``). Folders are walked in sorted order, skipping :data:`SKIP_DIRS` (and in ``stdlib``, this
+    interpreter's standard library, :data:`STDLIB_SKIP_DIRS`); an archive, given or found in a folder,
+    contributes its ``.py`` members in sorted order. A source that does not exist is a
+    :class:`CodeQAError` naming it."""
+    found: list[SourceFile] = []
+    unreadable: list[dict[str, str]] = []
+    seen: set[tuple[Path, str | None]] = set()
+
+    def add(file: SourceFile) -> None:
+        key = (file.path.resolve(), file.member)
+        if key not in seen:
+            seen.add(key)
+            found.append(file)
+
+    for source in sources:
+        is_stdlib = source == "stdlib"
+        root = stdlib_root() if is_stdlib else Path(source)
+        if not root.exists():
+            raise CodeQAError(f"{source}: source path not found (give a folder, a .py file, a wheel, zip or "
+                              f"tarball, or 'stdlib')")
+        skip = SKIP_DIRS | (STDLIB_SKIP_DIRS if is_stdlib else frozenset())
+        paths = [root] if root.is_file() else sorted(
+            (Path(d) / f for d, _, fs in os.walk(root) for f in fs
+             if (f.endswith(".py") or is_archive(Path(f))) and not f.startswith(".")
+             and not (set(Path(d).relative_to(root).parts) & skip)),
+            key=lambda p: p.relative_to(root).as_posix())
+        for path in paths:
+            if not is_archive(path):
+                add(SourceFile(path))
+                continue
+            try:
+                members = _python_members(path, skip)
+            except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
+                unreadable.append({"path": str(path), "reason": f"{type(err).__name__}: {err}"[:200]})
+                continue
+            for member in members:
+                add(SourceFile(path, member))
+    return found, unreadable
+
+
+def _python_members(archive: Path, skip: frozenset[str]) -> list[str]:
+    """The sorted names of an archive's ``.py`` files, outside ``skip`` folders."""
+    if archive.name.endswith(ZIP_SUFFIXES):
+        with zipfile.ZipFile(archive) as zf:
+            names = [info.filename for info in zf.infolist() if not info.is_dir()]
+    else:
+        with tarfile.open(archive) as tf:
+            names = [info.name for info in tf.getmembers() if info.isfile()]
+    wanted = []
+    for name in names:
+        parts = PurePosixPath(name).parts
+        if name.endswith(".py") and not parts[-1].startswith(".") and not set(parts[:-1]) & skip:
+            wanted.append(name)
+    return sorted(set(wanted))
+
+
+def read_sources(files: list[SourceFile]) -> Iterator[tuple[SourceFile, bytes | Exception]]:
+    """Each file with its bytes, or the error that kept it from being read. Each archive is opened once,
+    for all its members in ``files`` (which :func:`find_files` lists together)."""
+    index = 0
+    while index < len(files):
+        file = files[index]
+        if file.member is None:
+            try:
+                yield file, file.path.read_bytes()
+            except OSError as err:
+                yield file, err
+            index += 1
+            continue
+        end = index
+        while end < len(files) and files[end].path == file.path and files[end].member is not None:
+            end += 1
+        group = files[index:end]
+        try:
+            contents = _read_members(file.path, {f.member for f in group})
+        except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
+            contents = {f.member: err for f in group}
+        for member_file in group:
+            yield member_file, contents[member_file.member]
+        index = end
+
+
+def _read_members(archive: Path, members: set[str]) -> dict[str, bytes | Exception]:
+    """The named members' bytes in one pass over the archive; a member over :data:`MAX_MEMBER_BYTES`
+    gets a ValueError instead."""
+    too_big = ValueError(f"larger than {MAX_MEMBER_BYTES:,} bytes: not read")
+    contents: dict[str, bytes | Exception] = {}
+    if archive.name.endswith(ZIP_SUFFIXES):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                if info.filename in members and info.filename not in contents:
+                    contents[info.filename] = (too_big if info.file_size > MAX_MEMBER_BYTES
+                                               else zf.read(info))
+    else:
+        with tarfile.open(archive) as tf:
+            for info in tf:
+                if info.name in members and info.isfile() and info.name not in contents:
+                    if info.size > MAX_MEMBER_BYTES:
+                        contents[info.name] = too_big
+                    else:
+                        handle = tf.extractfile(info)
+                        contents[info.name] = handle.read() if handle else OSError("not a regular file")
+    for member in members - contents.keys():
+        contents[member] = OSError("member vanished from the archive since it was listed")
+    return contents
