@@ -243,6 +243,8 @@ def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
                         "of this CodeQA-layout dataset: pre-training data must not contain validation or test "
                         "code (repeatable)")
     p.add_argument("--exclude-splits", default="dev,test", help="which splits --exclude-like reads (default dev,test)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="processes that parse the files (default 0: one per CPU core); the output is the same")
     p.set_defaults(run=_run_make_dataset)
 
 
@@ -269,7 +271,8 @@ def _run_make_dataset(args: argparse.Namespace) -> int:
         exclude = OverlapIndex(held_out)
     out = args.pretrain_for or args.out
     stats = make_dataset(args.source, out, lang=args.lang, seed=args.seed, split=args.split,
-                         with_test=args.with_test, exclude=exclude, pretrain_for=bool(args.pretrain_for))
+                         with_test=args.with_test, exclude=exclude, pretrain_for=bool(args.pretrain_for),
+                         workers=args.workers)
     print(format_stats(stats))
     written = f"{out}/{args.lang}/pretrain/" if args.pretrain_for else f"{out}/{args.lang}/"
     print(f"wrote {written} in {time.perf_counter() - start:.1f} s")

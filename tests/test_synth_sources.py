@@ -12,7 +12,7 @@ import pytest
 
 from codeqa.errors import CodeQAError
 from codeqa.synth import sources as sources_module
-from codeqa.synth.dataset import make_dataset
+from codeqa.synth.dataset import PARSE_BATCH, make_dataset
 from codeqa.synth.sources import SourceFile, find_files, read_sources
 from tests.conftest import run_cli
 
@@ -148,3 +148,26 @@ def test_cli_reads_a_wheel_and_an_sdist(tmp_path):
     assert stats["files"] == {"found": 2, "read": 2, "skipped": 0}
     answers = (tmp_path / "out" / "python" / "train" / "train.answer").read_text(encoding="utf-8")
     assert "twice the value of x" in answers and wheel.exists()
+
+
+def test_parsing_in_worker_processes_writes_the_same_bytes(tmp_path):
+    """Enough files for two workers (``PARSE_BATCH`` each), one of them unparsable: the same dataset and
+    the same skipped file, whether one process parses or two."""
+    src = tmp_path / "src"
+    for i in range(2 * PARSE_BATCH + 7):
+        folder = src / f"pkg{i % 5}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"mod{i:03d}.py").write_text(
+            f'def f{i}(x):\n    """Return the value {i} of x using the cache {i}."""\n    return x + {i}\n\n\n'
+            f'def g{i}(path):\n    """Read the file {i} from disk."""\n    return open(path).read() * {i}\n',
+            encoding="utf-8")
+    (src / "pkg0" / "broken.py").write_text("def broken(:\n", encoding="utf-8")
+    one = make_dataset([str(src)], tmp_path / "one", seed=5, with_test=True, workers=1)
+    two = make_dataset([str(src)], tmp_path / "two", seed=5, with_test=True, workers=2)
+    assert one == two and one["files"]["skipped"] == 1 and one["pairs"]["total"] > 3 * PARSE_BATCH
+    assert _split_files(tmp_path / "one") == _split_files(tmp_path / "two")
+
+
+def test_negative_workers_is_an_error(tmp_path):
+    with pytest.raises(CodeQAError, match="--workers"):
+        make_dataset([str(SAMPLE)], tmp_path / "out", workers=-1)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import ast
+import gc
 import io
+import itertools
+import multiprocessing
+import os
 import random
 import shutil
 import tempfile
 import tokenize
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +24,11 @@ from codeqa.qtypes import QUESTION_TYPES, question_type
 from codeqa.synth.code import ParsedSource, has_real_body
 from codeqa.synth.overlap import OverlapIndex
 from codeqa.synth.questions import qa_pairs
-from codeqa.synth.sources import find_files, read_sources, stdlib_root
+from codeqa.synth.sources import SourceFile, find_files, read_sources, stdlib_root
 
 GENERATOR = "codeqa make-dataset"
 FIELDS = ("question", "answer", "code", "code.original")
+PARSE_BATCH = 64          # files a worker parses per round: large enough to amortise the pickling
 MAX_CODE_TOKENS = 400   # CodeQA's longest .code line has 258 tokens; longer functions are left out
 
 
@@ -52,6 +58,49 @@ def parse_functions(raw: bytes, filename: str, seed: int) -> list[Function]:
             continue
         functions.append(Function(code, code_original, pairs))
     return functions
+
+
+def _parse_or_reason(job: tuple[str, bytes | Exception, int]) -> list[Function] | str:
+    """One file's functions, or why it was skipped (a string: it crosses process boundaries as is)."""
+    name, raw, seed = job
+    try:
+        if isinstance(raw, Exception):
+            raise raw
+        return parse_functions(raw, name, seed)
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError, LookupError) as err:
+        return f"{type(err).__name__}: {err}".splitlines()[0][:200]
+
+
+def _parsed(files: list[SourceFile], seed: int, workers: int) -> Iterator[tuple[SourceFile, list[Function] | str]]:
+    """Each file with its functions or the reason it was skipped, in the order of ``files`` whatever the
+    number of worker processes. Files are read here and parsed in batches, so that at most one batch of
+    file contents is in flight.
+
+    Before each batch, what the caller has kept so far is frozen (:func:`gc.freeze`): else the cyclic
+    collector rescans the growing list of functions again and again while the parser allocates, which
+    took 40% of a serial run over the standard library and site-packages (222 s → 138 s)."""
+    jobs = ((file, (file.name, raw, seed)) for file, raw in read_sources(files))
+    workers = min(workers or available_cores(), max(1, len(files) // PARSE_BATCH))
+    try:
+        if workers <= 1:
+            while batch := list(itertools.islice(jobs, PARSE_BATCH)):
+                gc.freeze()
+                yield from ((file, _parse_or_reason(job)) for file, job in batch)
+            return
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            while batch := list(itertools.islice(jobs, PARSE_BATCH * workers)):
+                gc.freeze()
+                results = pool.map(_parse_or_reason, [job for _, job in batch], chunksize=PARSE_BATCH // 4)
+                yield from zip((file for file, _ in batch), results)
+    finally:
+        gc.unfreeze()
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _functions(tree: ast.AST):
@@ -91,7 +140,7 @@ def _assign(functions: list[Function], shares: tuple[float, float, float], seed:
 
 def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed: int = 0,
                  split: str = "0.8,0.1,0.1", with_test: bool = False,
-                 exclude: OverlapIndex | None = None, pretrain_for: bool = False) -> dict:
+                 exclude: OverlapIndex | None = None, pretrain_for: bool = False, workers: int = 0) -> dict:
     """Build ``out/<lang>/<split>/<split>.{question,answer,code,code.original}`` and ``out/<lang>/stats.json``
     from the Python files under ``sources`` (``"stdlib"``: this interpreter's standard library).
 
@@ -103,8 +152,12 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
     With ``pretrain_for``, ``out`` is an existing dataset (real CodeQA data, say) and every pair goes into
     its ``pretrain`` split, ``out/<lang>/pretrain/`` (stats.json beside the files): the split that configs
     with ``pretrain_split: pretrain`` pre-train on. Only that folder is written or replaced.
+
+    ``workers`` processes parse the files (0: one per available CPU core); the output does not depend on it.
     """
     shares = parse_split(split)
+    if workers < 0:
+        raise CodeQAError(f"--workers must be 0 (one per CPU core) or more, got {workers}")
     files, unlisted = find_files(sources)
     if not files:
         unreadable = "".join(f"; {u['path']}: {u['reason']}" for u in unlisted[:3])
@@ -113,14 +166,9 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
     functions: list[Function] = []
     seen_code: set[str] = set()
     excluded = 0
-    for file, raw in read_sources(files):
-        try:
-            if isinstance(raw, Exception):
-                raise raw
-            found = parse_functions(raw, file.name, seed)
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError, LookupError) as err:
-            reason = f"{type(err).__name__}: {err}".splitlines()[0][:200]
-            skipped.append({"path": file.name, "reason": reason})
+    for file, found in _parsed(files, seed, workers):
+        if isinstance(found, str):
+            skipped.append({"path": file.name, "reason": found})
             continue
         for function in found:
             if function.code_original in seen_code:   # the same code twice would leak across splits
