@@ -61,7 +61,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     _add_config_args(p)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--out-dir", required=True)
-    p.add_argument("--vocab", help="a vocabulary JSON (default: built from the training split)")
+    p.add_argument("--vocab", help="a vocabulary JSON (default: built from the training splits by the config's "
+                                   "min_freq and max_vocab)")
     p.add_argument("--resume", metavar="auto|PATH",
                    help="continue from a checkpoint; auto = the newest in --out-dir (or start fresh if none)")
     p.set_defaults(run=_run_train)
@@ -156,7 +157,8 @@ def _add_kaggle(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--internet", action=argparse.BooleanOptionalAction, default=False,
                    help="turn the notebook's Internet on (default off: everything it needs is bundled)")
     a.add_argument("--lang", default="python")
-    a.add_argument("--vocab", help="vocabulary JSON to ship (default <data-dir>/vocab.json, else built from train)")
+    a.add_argument("--vocab", help="vocabulary JSON to ship (default <data-dir>/vocab.json, else none: training "
+                                   "builds the one its config asks for)")
     a.add_argument("--wheels-from", metavar="DIR",
                    help="take the dependency wheels (sacrebleu, portalocker, colorama, tabulate) from DIR "
                         "instead of downloading them")

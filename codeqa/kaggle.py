@@ -4,7 +4,7 @@
 
     codeqa_code.zip          the codeqa wheel, the configs, the notebook, and wheels of the pure-Python
                              dependencies Kaggle's image lacks (so the notebook runs with Internet off)
-    codeqa_data.zip          the data splits and the vocabulary JSON
+    codeqa_data.zip          the data splits and, when given, the vocabulary JSON
     code_dataset/            dataset-metadata.json + codeqa_code.zip  → kaggle datasets create -p code_dataset
     data_dataset/            dataset-metadata.json + codeqa_data.zip  → kaggle datasets create -p data_dataset
     kernel/                  kernel-metadata.json + kaggle_train.ipynb → kaggle kernels push -p kernel
@@ -463,8 +463,12 @@ def find_vocab(data_dir: Path, lang: str, vocab: str | Path | None) -> Path | No
     return None
 
 
-def collect_data(data_dir: Path, lang: str, vocab: str | Path | None, tmp: Path) -> tuple[dict, dict]:
-    """The data zip's members (validated splits + vocabulary) and its manifest."""
+def collect_data(data_dir: Path, lang: str, vocab: str | Path | None) -> tuple[dict, dict]:
+    """The data zip's members (validated splits, and the vocabulary when there is one) and its manifest.
+
+    Without a vocabulary (``--vocab`` or ``<data>/vocab.json``) none is shipped: training then builds the one
+    its config asks for (``kaggle_t4``: at most 30,000 tokens over the train and pretrain splits), as every
+    measured run did. A vocabulary built here could only guess the notebook's config."""
     from codeqa.data import read_split, split_dir
     from codeqa.vocab import Vocab
 
@@ -483,20 +487,14 @@ def collect_data(data_dir: Path, lang: str, vocab: str | Path | None, tmp: Path)
                 members[f"{lang}/{split}/{split}.{field_name}"] = path
     vocab_path = find_vocab(data_dir, lang, vocab)
     if vocab_path is None:
-        splits = [s for s in ("train", PRETRAIN_SPLIT) if s in counts]  # pre-trained embeddings must carry over
-        built = Vocab.build([ex for s in splits for ex in read_split(data_dir, lang, s)], min_freq=2,
-                            max_size=50000)
-        vocab_path = tmp / VOCAB_FILE
-        built.save(vocab_path)
-        vocab_source = f"built from the {' and '.join(splits)} split{'s' if len(splits) > 1 else ''}"
-        print(f"no vocabulary in {data_dir}: {vocab_source}, {len(built):,} tokens")
-        vocab_source += " (min_freq 2, max_size 50000)"
+        vocab_source = "none: training builds the one its config asks for (min_freq, max_vocab)"
+        print(f"no vocabulary in {data_dir}: none shipped, training builds the one its config asks for")
     else:
         Vocab.load(vocab_path)  # validates
         vocab_source = vocab_path.name
-    members[VOCAB_FILE] = vocab_path
+        members[VOCAB_FILE] = vocab_path
     manifest = {"format": "codeqa-kaggle-data", "version": 1, "codeqa_version": __version__, "lang": lang,
-                "examples": counts, "vocab": VOCAB_FILE, "vocab_source": vocab_source}
+                "examples": counts, "vocab": VOCAB_FILE if vocab_path else None, "vocab_source": vocab_source}
     members[DATA_MARKER] = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
     return members, manifest
 
@@ -569,7 +567,7 @@ def prepare(data_dir: str | Path, out: str | Path = DEFAULT_OUT, owner: str | No
     cache = Path(wheel_cache) if wheel_cache else out / ".wheel-cache"
     with tempfile.TemporaryDirectory(prefix="codeqa-kaggle-") as tmp_name:
         tmp = Path(tmp_name)
-        data_members, data_manifest = collect_data(data_dir, lang, vocab, tmp)
+        data_members, data_manifest = collect_data(data_dir, lang, vocab)
         code_members, code_manifest = collect_code(
             repo_path, tmp, Path(notebook) if notebook else None, Path(wheels_from) if wheels_from else None,
             deps_wheels, cache)

@@ -141,7 +141,7 @@ class Paths:
         lines = [f"running on Kaggle: {'yes' if self.on_kaggle else 'no'}",
                  f"code bundle:  {self.code_dir or '(not needed: codeqa is installed)'}",
                  f"data:         {self.data_dir or not_found}",
-                 f"vocabulary:   {self.vocab or '(none: training builds it from the train split)'}",
+                 f"vocabulary:   {self.vocab or '(none: training builds the one its config asks for)'}",
                  f"outputs:      {self.work_dir}"]
         return "\n".join(lines)
 
@@ -253,8 +253,8 @@ def verify_data(paths: Paths) -> dict:
         summary.update(vocab=str(vocab_path), vocab_size=len(vocab))
         print(f"vocabulary: {len(vocab):,} tokens from {vocab_path}")
     else:
-        print(f"vocabulary: none in {paths.data_dir} ({VOCAB_FILE}); training builds one from the train "
-              "split")
+        print(f"vocabulary: none in {paths.data_dir} ({VOCAB_FILE}); training builds the one its config asks "
+              "for from the train (and pretrain) splits")
     return summary
 
 

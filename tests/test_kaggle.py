@@ -160,26 +160,25 @@ def test_codeqa_wheel_holds_only_package_files(upload):
     assert all(kaggle.CODEQA_WHEEL_ALLOW.match(m) for m in members), members
 
 
-def test_data_zip_holds_exactly_the_splits_and_vocabulary(upload):
+def test_data_zip_holds_exactly_the_splits_and_no_vocabulary_of_its_own(upload):
+    """Without one given, no vocabulary is shipped: training builds its config's (kaggle_t4: 30,000 tokens)."""
     names = zip_names(upload["out"] / "codeqa_data.zip")
-    expected = ["CODEQA_DATA.json", "vocab.json"] + [
+    expected = ["CODEQA_DATA.json"] + [
         f"python/{split}/{split}.{field}" for split in ("train", "dev", "test")
         for field in ("question", "code", "answer", "code.original")]
     assert sorted(names) == sorted(expected)
     with zipfile.ZipFile(upload["out"] / "codeqa_data.zip") as archive:
         manifest = json.loads(archive.read("CODEQA_DATA.json"))
         assert archive.read("python/dev/dev.question") == (upload["data"] / "python/dev/dev.question").read_bytes()
-        vocab = json.loads(archive.read("vocab.json"))
     assert manifest["examples"] == {"train": 24, "dev": 6, "test": 3}
-    assert vocab["format"] == "codeqa-vocab" and "built from the train split" in manifest["vocab_source"]
+    assert manifest["vocab"] is None and manifest["vocab_source"].startswith("none: training builds")
 
 
-def test_data_zip_carries_a_pretrain_split_and_a_vocabulary_over_both(tiny_data, tmp_path):
+def test_data_zip_carries_a_pretrain_split(tiny_data):
     write_codeqa(tiny_data, "pretrain", [("What does the code do ?", "def zebra x return x", "a zebra")] * 3)
-    members, manifest = kaggle.collect_data(tiny_data, "python", None, tmp_path)
+    members, manifest = kaggle.collect_data(tiny_data, "python", None)
     assert manifest["examples"]["pretrain"] == 3 and "python/pretrain/pretrain.code" in members
-    assert "built from the train and pretrain splits" in manifest["vocab_source"]
-    assert "zebra" in json.loads(members["vocab.json"].read_text())["tokens"]
+    assert "vocab.json" not in members
     assert all(any(p.match(name) for p in kaggle.DATA_ALLOW) for name in members)
 
 
