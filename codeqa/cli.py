@@ -274,7 +274,7 @@ def _run_make_dataset(args: argparse.Namespace) -> int:
     out = args.pretrain_for or args.out
     stats = make_dataset(args.source, out, lang=args.lang, seed=args.seed, split=args.split,
                          with_test=args.with_test, exclude=exclude, pretrain_for=bool(args.pretrain_for),
-                         workers=args.workers)
+                         workers=args.workers, progress=True)
     print(format_stats(stats))
     written = f"{out}/{args.lang}/pretrain/" if args.pretrain_for else f"{out}/{args.lang}/"
     print(f"wrote {written} in {time.perf_counter() - start:.1f} s")

@@ -10,6 +10,7 @@ import multiprocessing
 import os
 import random
 import shutil
+import sys
 import tempfile
 import tokenize
 from collections import Counter
@@ -140,7 +141,8 @@ def _assign(functions: list[Function], shares: tuple[float, float, float], seed:
 
 def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed: int = 0,
                  split: str = "0.8,0.1,0.1", with_test: bool = False,
-                 exclude: OverlapIndex | None = None, pretrain_for: bool = False, workers: int = 0) -> dict:
+                 exclude: OverlapIndex | None = None, pretrain_for: bool = False, workers: int = 0,
+                 progress: bool = False) -> dict:
     """Build ``out/<lang>/<split>/<split>.{question,answer,code,code.original}`` and ``out/<lang>/stats.json``
     from the Python files under ``sources`` (``"stdlib"``: this interpreter's standard library).
 
@@ -154,6 +156,7 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
     with ``pretrain_split: pretrain`` pre-train on. Only that folder is written or replaced.
 
     ``workers`` processes parse the files (0: one per available CPU core); the output does not depend on it.
+    ``progress`` shows a progress bar of the files on stderr.
     """
     shares = parse_split(split)
     if workers < 0:
@@ -166,7 +169,13 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
     functions: list[Function] = []
     seen_code: set[str] = set()
     excluded = 0
-    for file, found in _parsed(files, seed, workers):
+    parsed = _parsed(files, seed, workers)
+    if progress:
+        from tqdm import tqdm
+
+        parsed = tqdm(parsed, total=len(files), desc="parse", unit="file", leave=False, file=sys.stderr,
+                      mininterval=1.0 if sys.stderr.isatty() else 30.0)
+    for file, found in parsed:
         if isinstance(found, str):
             skipped.append({"path": file.name, "reason": found})
             continue
