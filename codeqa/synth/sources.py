@@ -9,6 +9,7 @@ more varied pre-training pairs than the installed packages alone (README, "Resul
 
 from __future__ import annotations
 
+import itertools
 import os
 import sysconfig
 import tarfile
@@ -28,6 +29,7 @@ STDLIB_SKIP_DIRS = frozenset({"test", "tests", "idle_test", "idlelib", "lib2to3"
 ZIP_SUFFIXES = (".whl", ".zip")
 TAR_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
 MAX_MEMBER_BYTES = 4_000_000   # far above any hand-written module; guards against archive bombs
+ARCHIVE_ERRORS = (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError)   # a corrupt or unreadable archive
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def find_files(sources: list[str]) -> tuple[list[SourceFile], list[dict[str, str
                 continue
             try:
                 members = _python_members(path, skip)
-            except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
+            except ARCHIVE_ERRORS as err:
                 unreadable.append({"path": str(path), "reason": f"{type(err).__name__}: {err}"[:200]})
                 continue
             for member in members:
@@ -112,27 +114,21 @@ def _python_members(archive: Path, skip: frozenset[str]) -> list[str]:
 def read_sources(files: list[SourceFile]) -> Iterator[tuple[SourceFile, bytes | Exception]]:
     """Each file with its bytes, or the error that kept it from being read. Each archive is opened once,
     for all its members in ``files`` (which :func:`find_files` lists together)."""
-    index = 0
-    while index < len(files):
-        file = files[index]
-        if file.member is None:
-            try:
-                yield file, file.path.read_bytes()
-            except OSError as err:
-                yield file, err
-            index += 1
+    for (path, in_archive), group in itertools.groupby(files, key=lambda f: (f.path, f.member is not None)):
+        if not in_archive:
+            for file in group:
+                try:
+                    yield file, file.path.read_bytes()
+                except OSError as err:
+                    yield file, err
             continue
-        end = index
-        while end < len(files) and files[end].path == file.path and files[end].member is not None:
-            end += 1
-        group = files[index:end]
+        members = list(group)
         try:
-            contents = _read_members(file.path, {f.member for f in group})
-        except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as err:
-            contents = {f.member: err for f in group}
-        for member_file in group:
-            yield member_file, contents[member_file.member]
-        index = end
+            contents = _read_members(path, {f.member for f in members})
+        except ARCHIVE_ERRORS as err:
+            contents = {f.member: err for f in members}
+        for file in members:
+            yield file, contents[file.member]
 
 
 def _read_members(archive: Path, members: set[str]) -> dict[str, bytes | Exception]:
