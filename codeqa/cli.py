@@ -247,6 +247,8 @@ def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--exclude-splits", default="dev,test", help="which splits --exclude-like reads (default dev,test)")
     p.add_argument("--workers", type=int, default=0, metavar="N",
                    help="processes that parse the files (default 0: one per CPU core); the output is the same")
+    p.add_argument("--max-files", type=int, default=0, metavar="N",
+                   help="read at most N of the .py files found, a sample drawn with --seed (default 0: all)")
     p.set_defaults(run=_run_make_dataset)
 
 
@@ -274,7 +276,7 @@ def _run_make_dataset(args: argparse.Namespace) -> int:
     out = args.pretrain_for or args.out
     stats = make_dataset(args.source, out, lang=args.lang, seed=args.seed, split=args.split,
                          with_test=args.with_test, exclude=exclude, pretrain_for=bool(args.pretrain_for),
-                         workers=args.workers, progress=True)
+                         workers=args.workers, progress=True, max_files=args.max_files)
     print(format_stats(stats))
     written = f"{out}/{args.lang}/pretrain/" if args.pretrain_for else f"{out}/{args.lang}/"
     print(f"wrote {written} in {time.perf_counter() - start:.1f} s")

@@ -613,6 +613,8 @@ def prepare_report(prepared: Prepared) -> str:
               f"(folders {prepared.code_folder}, {prepared.data_folder})"),
              (f"kernel:   {meta['id']} (folder {prepared.kernel_folder}; GPU T4 x2, internet "
               f"{'on' if meta['enable_internet'] else 'off'})"),
+             ("pretrain split: shipped" if any(m.split("/")[1:2] == [PRETRAIN_SPLIT] for m in prepared.data_members)
+              else "pretrain split: none (the notebook's cell 5 generates one on Kaggle when its CONFIG pre-trains)"),
              "",
              f"next: codeqa kaggle push --upload-dir {prepared.out}   (uploads both datasets)",
              f"then: codeqa kaggle run --upload-dir {prepared.out}    (starts the notebook on Kaggle)"]

@@ -18,6 +18,7 @@ Where things are:
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import json
 import os
 import shlex
@@ -47,6 +48,10 @@ EXPECTED_OUTPUTS = ("best_model_python.pt", "checkpoint_epoch10.pt", "checkpoint
 REQUIRED_SPLITS = ("train", "dev")
 MAX_SEARCH_DEPTH = 7
 STAGE1_DIR = "pretrain"  # = codeqa.train.PRETRAIN_DIR, not imported: importing train loads torch
+GENERATED_DATA_DIR = "codeqa_data"  # under the work dir: the data with a generated pretrain split
+# The 457k-pair runs that lift kaggle_t4 most read 64,755 files (README, "Results"); a Kaggle image holds
+# several times more, so a sample of this many bounds the parsing (minutes) and the pre-training epoch.
+PRETRAIN_MAX_FILES = 65_000
 
 
 def on_kaggle(env: Mapping[str, str] | None = None) -> bool:
@@ -244,9 +249,9 @@ def verify_data(paths: Paths) -> dict:
     for split, n in counts.items():
         print(f"  {paths.lang}/{split}: {n:,} examples")
     if PRETRAIN_SPLIT not in counts:
-        print("  (no pretrain split: configs that pre-train, kaggle_t4 among them, train in one stage; "
-              "add one with `codeqa make-dataset --source stdlib PACKAGES_DIR --pretrain-for DATA_DIR` before "
-              "`codeqa kaggle prepare`)")
+        print("  (no pretrain split: when CONFIG pre-trains, as kaggle_t4 does, cell 5 generates one from the "
+              "standard library and the installed packages, GENERATE_PRETRAIN; or add one with `codeqa "
+              "make-dataset --source stdlib PACKAGES_DIR --pretrain-for DATA_DIR` before `codeqa kaggle prepare`)")
     vocab_path = paths.vocab
     if vocab_path is not None:
         vocab = Vocab.load(vocab_path)
@@ -258,7 +263,76 @@ def verify_data(paths: Paths) -> dict:
     return summary
 
 
-# ---------------------------------------------------------------- cell 5: the command
+# ---------------------------------------------------------------- cell 5: pre-training pairs, the command
+def package_dirs() -> list[str]:
+    """This interpreter's installed-package folders (site-packages / dist-packages) that exist."""
+    import site
+    import sysconfig
+
+    found = [*site.getsitepackages(), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
+    return [d for d in dict.fromkeys(str(Path(d).resolve()) for d in found) if Path(d).is_dir()]
+
+
+def add_pretrain_split(paths: Paths, config: str, overrides: Mapping[str, object] | Sequence[str] | None = None,
+                       sources: Sequence[str] | None = None, max_files: int = PRETRAIN_MAX_FILES,
+                       workers: int = 0) -> Paths:
+    """``paths`` with a data folder that has the pretrain split ``config`` pre-trains on.
+
+    When the config pre-trains and the data has no such split, the pairs are generated here with
+    ``codeqa make-dataset --pretrain-for`` from ``sources`` (default: the standard library and this
+    environment's installed packages, at most ``max_files`` of their files), decontaminated against the
+    data's dev and test splits. The data itself is never written: the generated split goes into
+    ``<work dir>/codeqa_data/``, beside links to the data's own files, and is reused while it exists.
+    Otherwise ``paths`` is returned unchanged.
+    """
+    from codeqa.config import load_config
+    from codeqa.data import SPLITS, available_splits
+
+    if paths.data_dir is None:
+        raise CodeQAError("no data folder: run the 'Setup files' and 'Verify data' cells first")
+    wanted = load_config(config, as_settings(overrides))
+    split = wanted.pretrain_split
+    if not (split and wanted.pretrain_epochs):
+        print(f"config {config} does not pre-train: no pre-training pairs needed")
+        return paths
+    if split in available_splits(paths.data_dir, paths.lang):
+        print(f"the data has a {split} split: pre-training uses it")
+        return paths
+    generated = paths.work_dir / GENERATED_DATA_DIR
+    sources = list(sources) if sources is not None else ["stdlib", *package_dirs()]
+    recipe = {"data_dir": str(paths.data_dir), "sources": sources, "max_files": max_files}
+    marker = generated / "GENERATED_FROM.json"
+    made = dataclasses.replace(paths, data_dir=generated)
+    if split in available_splits(generated, paths.lang) and _read_json_or_none(marker) == recipe:
+        print(f"using the {split} split generated earlier: {generated / paths.lang / split}")
+        return made
+    if generated.exists():
+        shutil.rmtree(generated)
+    for name in SPLITS:  # links to the data's own files: nothing is copied, the data is never written
+        source_dir = paths.data_dir / paths.lang / name
+        if source_dir.is_dir():
+            (generated / paths.lang / name).mkdir(parents=True)
+            for item in sorted(source_dir.iterdir()):
+                (generated / paths.lang / name / item.name).symlink_to(item.resolve())
+    if paths.vocab is not None:
+        link = generated / paths.vocab.relative_to(paths.data_dir)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(paths.vocab.resolve())
+    print(f"the data has no {split} split and {config} pre-trains: generating one from {', '.join(sources)}"
+          f" (at most {max_files:,} files)", flush=True)
+    run_command([sys.executable, "-m", "codeqa", "make-dataset", "--source", *sources, "--pretrain-for",
+                 str(generated), "--lang", paths.lang, "--max-files", str(max_files), "--workers", str(workers)])
+    marker.write_text(json.dumps(recipe) + "\n", encoding="utf-8")
+    return made
+
+
+def _read_json_or_none(path: Path) -> object:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def visible_gpus() -> int:
     try:
         import torch

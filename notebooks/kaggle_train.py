@@ -91,6 +91,8 @@ data_summary = kaggle_env.verify_data(paths)
 # The only cell to edit. `CONFIG` is a bundled config (`quick`, `kaggle_t4`, `paper_lstm`) or a YAML path;
 # `OVERRIDES` are config settings for both runs (e.g. `{"batch_size": 64}`; each becomes `--set key=value`),
 # `QUICK_OVERRIDES` only for the quick test. `NPROC = 0` starts one process per visible GPU.
+# `GENERATE_PRETRAIN`: when `CONFIG` pre-trains (`kaggle_t4` does) and the data has no `pretrain` split, cell 5
+# first generates one from the docstrings of this machine's standard library and installed packages.
 
 # %% tags=["parameters"]
 CONFIG = "kaggle_t4"
@@ -101,11 +103,14 @@ QUICK_OVERRIDES = {"max_train_examples": 5000, "max_valid_examples": 500, "pretr
 NPROC = 0
 RUN_QUICK_TEST = True
 RUN_FULL_TRAINING = True
+GENERATE_PRETRAIN = True
 
 # %% [markdown]
 # ## 5. Build command
 
 # %%
+if GENERATE_PRETRAIN:
+    paths = kaggle_env.add_pretrain_split(paths, CONFIG, OVERRIDES)
 plan = kaggle_env.plan_training(paths, CONFIG, full_epochs=FULL_EPOCHS, quick_epochs=QUICK_EPOCHS,
                                 overrides=OVERRIDES, quick_overrides=QUICK_OVERRIDES, nproc=NPROC)
 print(plan.describe())
@@ -123,8 +128,8 @@ else:
 # %% [markdown]
 # ## 7. Full training (20 epochs)
 #
-# With `kaggle_t4` and a `pretrain` split in the data (generated pairs: `codeqa make-dataset --pretrain-for`),
-# this first pre-trains on the generated pairs (`codeqa_full/pretrain/`), then fine-tunes on the real ones.
+# With `kaggle_t4` and a `pretrain` split (generated pairs: in the data, or made by cell 5), this first
+# pre-trains on the generated pairs (`codeqa_full/pretrain/`), then fine-tunes on the real ones.
 # `--resume auto` continues from `last.pt` of whichever stage was running: after a session ends, run the
 # notebook again (or `codeqa kaggle run --resume-from OWNER/KERNEL`, whose earlier output is copied in first).
 

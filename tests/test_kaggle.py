@@ -213,6 +213,11 @@ def test_kernel_metadata_is_valid(upload):
 def test_prepare_prints_sizes_and_next_step(upload):
     assert "codeqa_code.zip" in upload["stdout"] and "KB" in upload["stdout"]
     assert "next: codeqa kaggle push" in upload["stdout"]
+    assert "pretrain split: none (the notebook's cell 5 generates one" in upload["stdout"]   # the fixture has none
+    out = upload["out"]
+    with_pretrain = kaggle.Prepared(out, out / "codeqa_code.zip", out / "codeqa_data.zip", out, out, out / "kernel",
+                                    [], ["python/train/train.question", "python/pretrain/pretrain.question"])
+    assert "pretrain split: shipped" in kaggle.prepare_report(with_pretrain)
 
 
 def test_no_credential_enters_any_produced_file_or_log(upload):

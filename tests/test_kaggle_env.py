@@ -1,8 +1,10 @@
 """The notebook's library: finding datasets on Kaggle (mounted, auto-extracted or zipped), checking the data,
-building the training command, resuming from an earlier run, and a summary that never crashes."""
+generating pre-training pairs, building the training command, resuming from an earlier run, and a summary
+that never crashes."""
 
 from __future__ import annotations
 
+import json
 import sys
 import zipfile
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from codeqa import kaggle_env
+from codeqa.data import available_splits, read_split
 from codeqa.errors import CodeQAError
 from codeqa.vocab import Vocab
 from tests.conftest import TINY_ROWS, write_codeqa
@@ -129,6 +132,47 @@ def test_plan_training_gives_two_runs_in_their_own_folders(tmp_path):
     assert plan.full_cmd[-2:] == ["--resume", "auto"] and "--resume" not in plan.quick_cmd
     assert "epochs=3" in plan.full_cmd and "--vocab" in plan.full_cmd
     assert "python -m codeqa train" in plan.describe().replace(sys.executable, "python")
+
+
+def _documented_functions(folder: Path, files: int = 4, per_file: int = 5) -> Path:
+    for k in range(files):
+        (folder / f"mod{k}").mkdir(parents=True)
+        (folder / f"mod{k}" / "funcs.py").write_text("".join(
+            f'def fetch_{k}_{i}(url):\n    """Return the page {i} of the site {k} using the given url."""\n'
+            f"    return url * {k} + {i}\n\n\n" for i in range(per_file)), encoding="utf-8")
+    return folder
+
+
+def test_add_pretrain_split_generates_one_beside_links_to_the_data(tmp_path, capsys):
+    data = make_data_bundle(tmp_path / "data")
+    write_codeqa(data, "test", TINY_ROWS[:2])
+    source = _documented_functions(tmp_path / "src")
+    paths = kaggle_env.setup_paths({"CODEQA_DATA": str(data), "CODEQA_WORK_DIR": str(tmp_path / "work")})
+    before = {p: p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()}
+
+    made = kaggle_env.add_pretrain_split(paths, "small", sources=[str(source)], max_files=3, workers=1)
+    generated = tmp_path / "work" / kaggle_env.GENERATED_DATA_DIR
+    assert made.data_dir == generated and paths.data_dir == data
+    assert {p: p.read_bytes() for p in sorted(data.rglob("*")) if p.is_file()} == before   # the data: untouched
+    assert available_splits(generated, "python") == ["dev", "pretrain", "test", "train"]
+    assert (generated / "python" / "train" / "train.question").is_symlink() and made.vocab.is_symlink()
+    assert made.vocab.resolve() == (data / "vocab.json").resolve()
+    stats = json.loads((generated / "python" / "pretrain" / "stats.json").read_text(encoding="utf-8"))
+    assert stats["files"]["sampled"] == 3 and stats["functions"]["pretrain"] == 15
+    assert stats["excluded_near_duplicates"]["held_out_snippets"] > 0                # dev and test: decontaminated
+    assert len(read_split(generated, "python", "pretrain")) == stats["pairs"]["total"] > 0
+    assert "generating one from" in capsys.readouterr().out
+
+    again = kaggle_env.add_pretrain_split(paths, "small", sources=[str(source)], max_files=3, workers=1)
+    assert again.data_dir == generated and "generated earlier" in capsys.readouterr().out
+    more = kaggle_env.add_pretrain_split(paths, "small", sources=[str(source)], max_files=4, workers=1)
+    assert "generating one from" in capsys.readouterr().out                           # another recipe: made again
+    assert more.data_dir == generated and len(read_split(generated, "python", "pretrain")) > stats["pairs"]["total"]
+    # nothing to do: a config that does not pre-train, pre-training turned off, data that has the split
+    assert kaggle_env.add_pretrain_split(paths, "quick") is paths
+    assert kaggle_env.add_pretrain_split(paths, "small", {"pretrain_epochs": 0}) is paths
+    assert kaggle_env.add_pretrain_split(made, "small") is made
+    assert "does not pre-train" in capsys.readouterr().out
 
 
 def test_restore_previous_run_copies_the_last_checkpoint(tmp_path):

@@ -107,6 +107,7 @@ def test_papermill_runs_the_notebook_end_to_end(tiny_data, tmp_path, monkeypatch
     text = {i: "".join(o.get("text", "") for o in cell.get("outputs", [])) for i, cell in enumerate(code)}
     assert "nothing to install" in text[0] and "torch" in text[0]
     assert "python/train: 48 examples" in text[2] and "python/dev: 6 examples" in text[2]
+    assert "config quick does not pre-train" in text[5]   # GENERATE_PRETRAIN: nothing to generate for it
     assert "-m codeqa train --config quick" in text[5]
     quick, full = text[6], text[7]
     assert str(work / "codeqa_quick") in quick and "final metrics" in quick

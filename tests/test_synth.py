@@ -13,7 +13,7 @@ from codeqa.errors import CodeQAError
 from codeqa.qtypes import QUESTION_TYPES, question_type
 from codeqa.synth import dataset as dataset_module
 from codeqa.synth.code import ParsedSource, split_words
-from codeqa.synth.dataset import make_dataset, parse_functions
+from codeqa.synth.dataset import format_stats, make_dataset, parse_functions
 from codeqa.synth.questions import qa_pairs
 from codeqa.synth.sources import find_files, stdlib_root
 from tests.conftest import run_cli, write_codeqa
@@ -378,6 +378,29 @@ def test_exclude_like_drops_near_duplicates_of_held_out_code(tmp_path):
     result = run_cli("make-dataset", "--source", str(source), "--out", str(tmp_path / "x"),
                      "--exclude-like", str(tmp_path / "nowhere"))
     assert result.returncode == 1 and "nowhere" in result.stderr
+
+
+def test_max_files_reads_a_seeded_sample_of_the_files(tmp_path):
+    source = tmp_path / "src"
+    for k in range(12):   # 12 files of 3 functions each, all with distinct code
+        _many_functions(source / f"pkg{k:02d}", n=3)
+        body = (source / f"pkg{k:02d}" / "many.py").read_text(encoding="utf-8")
+        (source / f"pkg{k:02d}" / "many.py").write_text(body.replace("x + ", f"x * {k} + "), encoding="utf-8")
+    everything = make_dataset([str(source)], tmp_path / "all", seed=4, with_test=True)
+    assert everything["files"] == {"found": 12, "read": 12, "skipped": 0}
+    stats = make_dataset([str(source)], tmp_path / "a", seed=4, max_files=5, with_test=True)
+    assert stats["files"] == {"found": 12, "read": 5, "skipped": 0, "sampled": 5}
+    assert sum(stats["functions"].values()) == 15 and "a sample of 5: --max-files" in format_stats(stats)
+    make_dataset([str(source)], tmp_path / "b", seed=4, max_files=5, with_test=True)
+    assert _tree_bytes(tmp_path / "a") == _tree_bytes(tmp_path / "b")              # the same sample again
+    other = make_dataset([str(source)], tmp_path / "c", seed=5, max_files=5, with_test=True)
+    code_file = "python/train/train.code"
+    assert _tree_bytes(tmp_path / "c")[code_file] != _tree_bytes(tmp_path / "a")[code_file]   # another seed
+    assert sum(other["functions"].values()) == 15
+    roomy = make_dataset([str(source)], tmp_path / "d", seed=4, max_files=50, with_test=True)   # above the count
+    assert roomy["files"] == everything["files"]
+    result = run_cli("make-dataset", "--source", str(source), "--out", str(tmp_path / "e"), "--max-files", "-1")
+    assert result.returncode == 1 and "--max-files" in result.stderr
 
 
 def test_pretrain_for_writes_only_the_pretrain_split_without_held_out_code(tmp_path, tiny_data):

@@ -142,7 +142,7 @@ def _assign(functions: list[Function], shares: tuple[float, float, float], seed:
 def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed: int = 0,
                  split: str = "0.8,0.1,0.1", with_test: bool = False,
                  exclude: OverlapIndex | None = None, pretrain_for: bool = False, workers: int = 0,
-                 progress: bool = False) -> dict:
+                 progress: bool = False, max_files: int = 0) -> dict:
     """Build ``out/<lang>/<split>/<split>.{question,answer,code,code.original}`` and ``out/<lang>/stats.json``
     from the Python files under ``sources`` (``"stdlib"``: this interpreter's standard library).
 
@@ -156,15 +156,22 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
     with ``pretrain_split: pretrain`` pre-train on. Only that folder is written or replaced.
 
     ``workers`` processes parse the files (0: one per available CPU core); the output does not depend on it.
-    ``progress`` shows a progress bar of the files on stderr.
+    ``progress`` shows a progress bar of the files on stderr. With ``max_files``, at most that many of the
+    files found are read: a sample drawn with ``seed``, in their listing order (it bounds the time and the
+    size of the pre-training split over a large environment, such as a Kaggle image's packages).
     """
     shares = parse_split(split)
     if workers < 0:
         raise CodeQAError(f"--workers must be 0 (one per CPU core) or more, got {workers}")
+    if max_files < 0:
+        raise CodeQAError(f"--max-files must be 0 (every file) or more, got {max_files}")
     files, unlisted = find_files(sources)
     if not files:
         unreadable = "".join(f"; {u['path']}: {u['reason']}" for u in unlisted[:3])
         raise CodeQAError(f"no .py files found under {', '.join(sources)}{unreadable}")
+    listed = len(files) + len(unlisted)
+    if max_files and len(files) > max_files:
+        files = [files[i] for i in sorted(random.Random(seed).sample(range(len(files)), max_files))]
     skipped: list[dict[str, str]] = list(unlisted)   # archives that could not be listed count as skipped
     functions: list[Function] = []
     seen_code: set[str] = set()
@@ -200,8 +207,8 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
         "sources": [f"stdlib ({stdlib_root()})" if s == "stdlib" else s for s in sources],
         "lang": lang, "seed": seed, "with_test": with_test,
         "split": {PRETRAIN_SPLIT: 1.0} if pretrain_for else dict(zip(SPLITS, shares)),
-        "files": {"found": len(files) + len(unlisted), "read": len(files) + len(unlisted) - len(skipped),
-                  "skipped": len(skipped)},
+        "files": {"found": listed, "read": len(files) + len(unlisted) - len(skipped), "skipped": len(skipped),
+                  **({"sampled": len(files)} if len(files) + len(unlisted) < listed else {})},
         "skipped_files": skipped,
         "excluded_near_duplicates": {"held_out_snippets": len(exclude), "functions": excluded} if exclude else None,
         "functions": {s: len(assigned[s]) for s in written},
@@ -271,6 +278,8 @@ def format_stats(stats: dict) -> str:
     """The statistics as a short text report: files, functions and pairs per split, question types."""
     files, splits = stats["files"], list(stats["functions"])
     read = f"read {files['read']} of {files['found']} files"
+    if "sampled" in files:
+        read += f" (a sample of {files['sampled']}: --max-files)"
     lines = [f"{read} ({files['skipped']} skipped: unreadable or not Python)"]
     lines += [f"  skipped {s['path']}: {s['reason']}" for s in stats["skipped_files"][:10]]
     if files["skipped"] > 10:
