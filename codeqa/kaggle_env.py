@@ -320,8 +320,13 @@ def add_pretrain_split(paths: Paths, config: str, overrides: Mapping[str, object
         link.symlink_to(paths.vocab.resolve())
     print(f"the data has no {split} split and {config} pre-trains: generating one from {', '.join(sources)}"
           f" (at most {max_files:,} files)", flush=True)
-    run_command([sys.executable, "-m", "codeqa", "make-dataset", "--source", *sources, "--pretrain-for",
-                 str(generated), "--lang", paths.lang, "--max-files", str(max_files), "--workers", str(workers)])
+    status = run_command([sys.executable, "-m", "codeqa", "make-dataset", "--source", *sources, "--pretrain-for",
+                          str(generated), "--lang", paths.lang, "--max-files", str(max_files),
+                          "--workers", str(workers)], check=False)
+    if status != 0:
+        raise CodeQAError(f"generating the {split} split failed (exit status {status}; its output is above): "
+                          "set GENERATE_PRETRAIN = False in cell 4 to train in one stage, or add a "
+                          f"{split} split to the data with `codeqa make-dataset --pretrain-for`")
     marker.write_text(json.dumps(recipe) + "\n", encoding="utf-8")
     return made
 

@@ -173,6 +173,8 @@ def test_add_pretrain_split_generates_one_beside_links_to_the_data(tmp_path, cap
     assert kaggle_env.add_pretrain_split(paths, "small", {"pretrain_epochs": 0}) is paths
     assert kaggle_env.add_pretrain_split(made, "small") is made
     assert "does not pre-train" in capsys.readouterr().out
+    with pytest.raises(CodeQAError, match="GENERATE_PRETRAIN = False"):   # nothing to read: a clear way out
+        kaggle_env.add_pretrain_split(paths, "small", sources=[str(tmp_path / "nowhere")], workers=1)
 
 
 def test_restore_previous_run_copies_the_last_checkpoint(tmp_path):
