@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from codeqa.errors import CodeQAError
-from codeqa.fileio import human_size
+from codeqa.fileio import human_size, write_json
 
 KAGGLE_INPUT = Path("/kaggle/input")
 KAGGLE_WORKING = Path("/kaggle/working")
@@ -282,7 +282,7 @@ def add_pretrain_split(paths: Paths, config: str, overrides: Mapping[str, object
     ``codeqa make-dataset --pretrain-for`` from ``sources`` (default: the standard library and this
     environment's installed packages, at most ``max_files`` of their files), decontaminated against the
     data's dev and test splits. The data itself is never written: the generated split goes into
-    ``<work dir>/codeqa_data/``, beside links to the data's own files, and is reused while it exists.
+    ``<work dir>/codeqa_data/``, beside links to the data's own files, and is reused while data, sources and ``max_files`` stay the same.
     Otherwise ``paths`` is returned unchanged.
     """
     from codeqa.config import load_config
@@ -290,9 +290,9 @@ def add_pretrain_split(paths: Paths, config: str, overrides: Mapping[str, object
 
     if paths.data_dir is None:
         raise CodeQAError("no data folder: run the 'Setup files' and 'Verify data' cells first")
-    wanted = load_config(config, as_settings(overrides))
-    split = wanted.pretrain_split
-    if not (split and wanted.pretrain_epochs):
+    settings = load_config(config, as_settings(overrides))
+    split = settings.pretrain_split
+    if not (split and settings.pretrain_epochs):
         print(f"config {config} does not pre-train: no pre-training pairs needed")
         return paths
     if split in available_splits(paths.data_dir, paths.lang):
@@ -300,10 +300,10 @@ def add_pretrain_split(paths: Paths, config: str, overrides: Mapping[str, object
         return paths
     generated = paths.work_dir / GENERATED_DATA_DIR
     sources = list(sources) if sources is not None else ["stdlib", *package_dirs()]
-    recipe = {"data_dir": str(paths.data_dir), "sources": sources, "max_files": max_files}
+    origin = {"data_dir": str(paths.data_dir), "sources": sources, "max_files": max_files}
     marker = generated / "GENERATED_FROM.json"
     made = dataclasses.replace(paths, data_dir=generated)
-    if split in available_splits(generated, paths.lang) and _read_json_or_none(marker) == recipe:
+    if split in available_splits(generated, paths.lang) and _read_json_or_none(marker) == origin:
         print(f"using the {split} split generated earlier: {generated / paths.lang / split}")
         return made
     if generated.exists():
@@ -327,7 +327,7 @@ def add_pretrain_split(paths: Paths, config: str, overrides: Mapping[str, object
         raise CodeQAError(f"generating the {split} split failed (exit status {status}; its output is above): "
                           "set GENERATE_PRETRAIN = False in cell 4 to train in one stage, or add a "
                           f"{split} split to the data with `codeqa make-dataset --pretrain-for`")
-    marker.write_text(json.dumps(recipe) + "\n", encoding="utf-8")
+    write_json(marker, origin)
     return made
 
 

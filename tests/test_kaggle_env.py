@@ -166,7 +166,7 @@ def test_add_pretrain_split_generates_one_beside_links_to_the_data(tmp_path, cap
     again = kaggle_env.add_pretrain_split(paths, "small", sources=[str(source)], max_files=3, workers=1)
     assert again.data_dir == generated and "generated earlier" in capsys.readouterr().out
     more = kaggle_env.add_pretrain_split(paths, "small", sources=[str(source)], max_files=4, workers=1)
-    assert "generating one from" in capsys.readouterr().out                           # another recipe: made again
+    assert "generating one from" in capsys.readouterr().out                           # another max_files: made again
     assert more.data_dir == generated and len(read_split(generated, "python", "pretrain")) > stats["pairs"]["total"]
     # nothing to do: a config that does not pre-train, pre-training turned off, data that has the split
     assert kaggle_env.add_pretrain_split(paths, "quick") is paths
