@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent
 SOURCE = ROOT / "notebooks" / "kaggle_train.py"
 TARGET = ROOT / "notebooks" / "kaggle_train.ipynb"
 HEADINGS = ("Install packages", "Setup files", "Verify data", "Configuration", "Build command",
-            "Quick test (1 epoch)", "Full training (20 epochs)")
+            "Quick test", "Full training")
 PARAMETERS_CELL = 4  # 1-based index of the code cell tagged "parameters"
 KERNELSPEC = {"display_name": "Python 3", "language": "python", "name": "python3"}
 

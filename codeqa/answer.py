@@ -5,13 +5,12 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import torch
-
 from codeqa.checkpoint import load_model
+from codeqa.codeformat import ParsedSource
 from codeqa.data import Example
-from codeqa.decode import predict
+from codeqa.decode import DecodeConfig, predict
 from codeqa.errors import CodeQAError
-from codeqa.synth.code import ParsedSource
+from codeqa.training.runtime import default_device
 
 
 def code_fields(source: str, origin: str = "<code>") -> tuple[str, str]:
@@ -50,13 +49,11 @@ def answer(checkpoint_path: str | Path, question: str, *, code: str | None = Non
             raise CodeQAError(f"{code_file}: not UTF-8 text ({err.reason})") from None
     if not question.strip():
         raise CodeQAError("--question is empty")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = default_device(device)
     model, vocab, config = load_model(checkpoint_path, dev)
     split_code, original = code_fields(code, code_file or "--code-text")
     text = original if config.code_field == "code.original" else split_code
     question = " ".join(question.replace("?", " ?").split())
-    beam = max(top_k, beam_size or config.beam_size)
-    outputs = predict(model, [Example(question, text, "")], vocab, beam_size=beam, max_src_len=config.max_src_len,
-                      max_tgt_len=config.max_tgt_len, length_penalty=config.length_penalty, device=dev,
-                      top_k=top_k, rerank=config.rerank)
-    return outputs[0]
+    decoding = DecodeConfig.from_config(config, beam_size=beam_size)
+    decoding = decoding.replace(beam_size=max(top_k, decoding.beam_size))  # a beam holds the K best asked for
+    return predict(model, [Example(question, text, "")], vocab, decoding, dev, top_k=top_k)[0]

@@ -13,22 +13,12 @@ from pathlib import Path
 
 import torch
 
-from codeqa.batching import LengthGroupedSampler, collator_for, encode_all
 from codeqa.config import TrainConfig
-from codeqa.decode import predict
+from codeqa.decode import DecodeConfig, predict
 from codeqa.fileio import write_text
-from codeqa.models import build_model
-from codeqa.train import (
-    Runtime,
-    compiled,
-    joint_vocab,
-    load_examples,
-    make_optimizer,
-    pretraining_wanted,
-    resolve_precision,
-    set_seed,
-    train_step,
-)
+from codeqa.training.runtime import Runtime, default_device, resolve_precision, set_seed
+from codeqa.training.stages import joint_vocab, load_examples, pretraining_wanted
+from codeqa.training.trainer import Trainer
 from codeqa.vocab import Vocab
 
 
@@ -63,29 +53,23 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     if warmup is None:
         warmup = 40 if config.compile_mode else 10
     set_seed(config.seed)
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    precision = resolve_precision(config.precision, dev)
+    dev = default_device(device)
+    runtime = Runtime(dev, precision=resolve_precision(config.precision, dev))
     train, valid = load_examples(config, data_dir)
     # the vocabulary `codeqa train` would build: its size sets the cost of the output layer
     vocab = (joint_vocab(config, data_dir) if pretraining_wanted(config, data_dir)
              else Vocab.build(train, min_freq=config.min_freq, max_size=config.max_vocab))
-    encoded = encode_all(train, vocab, config.max_src_len, config.max_tgt_len)
-    sampler = LengthGroupedSampler([len(e.src) for e in encoded], config.batch_size, seed=config.seed)
-    collate = collator_for(vocab, dev)
-    batches = [collate([encoded[i] for i in b]) for b in sampler]
+    trainer = Trainer(config, runtime, vocab, train, valid)
+    batches = [trainer.collate([trainer.train_encoded[i] for i in b]) for b in trainer.sampler]
     if dev.type == "cuda":  # as training's DataLoader does: a copy from pageable memory would wait on the GPU
         batches = [b.pin_memory() for b in batches]
-    model = build_model(config, len(vocab), vocab.pad_id).to(dev)
-    optimizer = make_optimizer(config, model)
-    scaler = torch.amp.GradScaler(dev.type, enabled=precision == "fp16")
-    runtime = Runtime(dev, precision=precision)
+    model = trainer.model
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-
-    step_model = compiled(model, config, dev)
+    trainer.prepare_steps()
 
     def one_step(batch) -> None:
-        train_step(step_model, model, batch.to(dev, non_blocking=True), optimizer, scaler, config, runtime)
+        trainer.train_step(batch.to(dev, non_blocking=True))
 
     model.train()
     warmup_start = time.perf_counter()
@@ -104,7 +88,7 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     train_seconds = time.perf_counter() - start
     result = {
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
-        "dtype": precision,
+        "dtype": runtime.precision,
         "model": config.model,
         "parameters_m": round(model.num_parameters() / 1e6, 2),
         "batch_size": config.batch_size,
@@ -141,17 +125,16 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     settings = [(beam, "score") for beam in sorted({1, 4, config.beam_size})]
     if config.rerank != "score" and config.beam_size > 1:
         settings.append((config.beam_size, config.rerank))
+    base = DecodeConfig.from_config(config)
     for beam, method in settings:
         name = ("greedy" if beam == 1 else f"beam{beam}") + ("" if method == "score" else f"_{method}")
-        batch_sizes[name] = config.decode_batch(dev, beam)
-        options = {"beam_size": beam, "max_src_len": config.max_src_len, "max_tgt_len": config.max_tgt_len,
-                   "length_penalty": config.length_penalty, "rerank": method,
-                   "batch_size": batch_sizes[name], "device": dev}
+        decoding = base.replace(beam_size=beam, rerank=method)
+        batch_sizes[name] = decoding.batch_for(dev)
         with runtime.autocast():
-            predict(model, sample[: batch_sizes[name]], vocab, **options)  # warm-up: one full batch
+            predict(model, sample[: batch_sizes[name]], vocab, decoding, dev)  # warm-up: one full batch
             _sync(dev)
             t0 = time.perf_counter()
-            predict(model, sample, vocab, **options)
+            predict(model, sample, vocab, decoding, dev)
             _sync(dev)
         decode[f"decode_{name}_examples_per_s"] = round(len(sample) / (time.perf_counter() - t0), 1)
 

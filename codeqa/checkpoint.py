@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from codeqa import runfiles
 from codeqa.config import MODEL_KEYS, TrainConfig, from_dict
 from codeqa.errors import CodeQAError
 from codeqa.fileio import atomic_open
@@ -61,7 +62,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Co
     state = load(path)
     config = from_dict(state["config"], str(path))
     vocab = Vocab(state["vocab"])
-    model = build_model(config, len(vocab), vocab.pad_id)
+    model = build_model(config.model_settings(), len(vocab), vocab.pad_id, vocab.sep_id)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), vocab, config
 
@@ -69,8 +70,8 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Co
 def newest(out_dir: str | Path) -> Path | None:
     """The checkpoint to resume from: last.pt, else the highest checkpoint_epoch<N>.pt."""
     out_dir = Path(out_dir)
-    if (out_dir / "last.pt").is_file():
-        return out_dir / "last.pt"
-    numbered = sorted(out_dir.glob("checkpoint_epoch*.pt"),
-                      key=lambda p: int(p.stem.removeprefix("checkpoint_epoch") or 0))
+    if (out_dir / runfiles.LAST).is_file():
+        return out_dir / runfiles.LAST
+    numbered = sorted(out_dir.glob(f"{runfiles.EPOCH_PREFIX}*.pt"),
+                      key=lambda p: int(p.stem.removeprefix(runfiles.EPOCH_PREFIX) or 0))
     return numbered[-1] if numbered else None

@@ -70,7 +70,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _run_train(args: argparse.Namespace) -> int:
     from codeqa.config import load_config
-    from codeqa.train import train
+    from codeqa.training import train
 
     config = load_config(args.config, args.overrides)
     train(config, args.data_dir, args.out_dir, vocab_path=args.vocab, resume=args.resume)
@@ -198,23 +198,23 @@ def _add_kaggle(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_kaggle(args: argparse.Namespace) -> int:
-    from codeqa import kaggle
+    from codeqa.kaggle import commands, prepare
 
     if args.kaggle_command == "prepare":
-        prepared = kaggle.prepare(
+        prepared = prepare.prepare(
             args.data_dir, args.out, args.owner, internet=args.internet, lang=args.lang, vocab=args.vocab,
             repo=args.repo, notebook=args.notebook, wheels_from=args.wheels_from, deps_wheels=args.deps_wheels,
             wheel_cache=args.wheel_cache, code_slug=args.code_slug, data_slug=args.data_slug,
             kernel_slug=args.kernel_slug, license_name=args.license, resume_from=args.resume_from)
-        print(kaggle.prepare_report(prepared))
+        print(prepare.prepare_report(prepared))
     elif args.kaggle_command == "push":
-        kaggle.push(args.upload_dir, args.message)
+        commands.push(args.upload_dir, args.message)
     elif args.kaggle_command == "run":
-        kaggle.run(args.upload_dir, args.resume_from, args.kernel_slug, args.internet)
+        commands.run(args.upload_dir, args.resume_from, args.kernel_slug, args.internet)
     elif args.kaggle_command == "status":
-        kaggle.status(args.upload_dir, args.kernel)
+        commands.status(args.upload_dir, args.kernel)
     else:
-        kaggle.download(args.upload_dir, args.out, args.kernel)
+        commands.download(args.upload_dir, args.out, args.kernel)
     return 0
 
 
@@ -258,21 +258,12 @@ def _run_make_dataset(args: argparse.Namespace) -> int:
     from codeqa.synth.dataset import format_stats, make_dataset
 
     start = time.perf_counter()
-    exclude = None
     exclude_like = [*args.exclude_like, *([args.pretrain_for] if args.pretrain_for else [])]
+    exclude = None
     if exclude_like:
-        from codeqa.data import available_splits, read_split
-        from codeqa.errors import CodeQAError
-        from codeqa.synth.overlap import OverlapIndex
+        from codeqa.synth.overlap import held_out_index
 
-        held_out = []
-        for data_dir in exclude_like:
-            splits = [s for s in args.exclude_splits.split(",") if s in available_splits(data_dir, args.lang)]
-            if not splits:
-                raise CodeQAError(f"{data_dir}: none of the held-out splits {args.exclude_splits} found "
-                                  f"under {data_dir}/{args.lang}/")
-            held_out += [ex.code for s in splits for ex in read_split(data_dir, args.lang, s, "code.original")]
-        exclude = OverlapIndex(held_out)
+        exclude = held_out_index(exclude_like, args.lang, tuple(args.exclude_splits.split(",")))
     out = args.pretrain_for or args.out
     stats = make_dataset(args.source, out, lang=args.lang, seed=args.seed, split=args.split,
                          with_test=args.with_test, exclude=exclude, pretrain_for=bool(args.pretrain_for),

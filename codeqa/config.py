@@ -23,20 +23,8 @@ MODEL_KEYS = ("model", "d_model", "n_heads", "enc_layers", "dec_layers", "ff_dim
 
 
 COMPILE_MODES = ("", "default", "max-autotune-no-cudagraphs")
-# Modes that replay CUDA graphs: a graph replays one shape, and codeqa's batches change shape every step
-# (a graph recorded per batch); with batches padded to static shapes, reduce-overhead crashed (segmentation
-# fault, torch 2.11 on an H200).
+# Modes that replay CUDA graphs: a graph replays one shape, and codeqa's batches change shape every step.
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
-
-
-def gpu_decode_rows(device) -> int:
-    """Hypotheses decoded at once on this GPU. Measured on an H200 with kaggle_t4: greedy decoding of 8,192
-    examples at once peaked at 16.2 GB (about 2 MB a hypothesis at the longest sources), more than a T4's
-    16 GB; so 8,192 on GPUs of 32 GB or more, 4,096 on smaller ones (8.2 GB, measured on an H100)."""
-    import torch
-
-    total = torch.cuda.get_device_properties(torch.device(device)).total_memory
-    return 8192 if total >= 32 * 2**30 else 4096
 
 
 @dataclass
@@ -63,8 +51,8 @@ class TrainConfig:
     max_train_examples: int = 0  # 0 = all; a cap for quick runs
     max_valid_examples: int = 0
     init_from: str = ""  # a checkpoint whose weights (and vocabulary) start the training: fine-tuning
-    # pre-training: first `pretrain_epochs` on the data dir's `pretrain_split` (generated pairs, made by
-    # `codeqa make-dataset --pretrain-for DATA_DIR`), then fine-tuning on `train_split`; "" or 0: one stage
+    # two stages: `pretrain_epochs` on the data's `pretrain_split` (generated pairs, `codeqa make-dataset
+    # --pretrain-for`), then fine-tuning on `train_split`; "" or 0: one stage
     pretrain_split: str = ""
     pretrain_epochs: int = 0
     # optimisation
@@ -79,11 +67,9 @@ class TrainConfig:
     batch_size: int = 64  # examples per optimizer step; under torchrun each of N processes takes batch_size / N
     epochs: int = 20
     precision: str = "auto"  # auto | fp32 | fp16 | bf16
-    # torch.compile the training step's model with this mode: "" (eager) | default | max-autotune-no-cudagraphs.
-    # For a GPU whose steps are host-bound: fewer, fused kernels. kaggle_t4 on an H200: 8,516 examples/s
-    # compiled against 4,117 eager (batch 128), at about 90 s of compiling per training stage; 5% faster on a
-    # CPU. Skipped, with a warning, on GPUs below CUDA capability 8.0 (train.compile_unsupported); kaggle_t4
-    # turns it on.
+    # torch.compile the training step with this mode: "" (eager) | default | max-autotune-no-cudagraphs:
+    # fewer, fused kernels for a GPU whose steps are bound by their launches; skipped, with a warning, on
+    # GPUs Triton does not support (training.runtime.compile_unsupported)
     compile_mode: str = ""
     seed: int = 1234
     num_workers: int = 0
@@ -94,11 +80,7 @@ class TrainConfig:
     beam_size: int = 4
     length_penalty: float = 1.0
     rerank: str = "score"  # which beam hypothesis answers: score (the beam's best) | mbr (codeqa.rerank)
-    # examples decoded at once (validation, tuning, evaluate, bench); 0 = by device: on a GPU, where each
-    # decoding step pays its launch overhead once for the whole batch, as many as keep 8,192 hypotheses in
-    # flight (4,096 on GPUs under 32 GB, such as a T4: gpu_decode_rows), e.g. 8,192 greedy, 2,048 at beam 4,
-    # 512 at beam 16; 64 on a CPU, where a larger batch waits longer for its slowest answer (measured:
-    # beam-4 evaluation of 7,000 examples 38 s at 64, 49 s at 256)
+    # examples decoded at once (validation, tuning, evaluate, bench); 0 = by device (decode.DecodeConfig)
     decode_batch_size: int = 0
     # after training, try these beam sizes x length penalties x reranks on the validation split and keep
     # the best by F1 in the best checkpoint's config (e.g. "1,4,16", "0.5,1.0,1.5,2.0", "score,mbr");
@@ -117,14 +99,9 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def decode_batch(self, device, beam_size: int) -> int:
-        """decode_batch_size, or the device's default for this beam size when it is 0."""
-        if self.decode_batch_size:
-            return self.decode_batch_size
-        return max(1, gpu_decode_rows(device) // max(1, beam_size)) if str(device).startswith("cuda") else 64
-
-    def model_dict(self) -> dict:
-        return {k: getattr(self, k) for k in MODEL_KEYS}
+    def model_settings(self) -> dict:
+        """What :func:`codeqa.models.build_model` needs: the shape keys and the dropout."""
+        return {**{k: getattr(self, k) for k in MODEL_KEYS}, "dropout": self.dropout}
 
     def validate(self) -> TrainConfig:
         checks = [
@@ -207,7 +184,7 @@ def config_path(name_or_file: str) -> Path:
     return bundled
 
 
-def apply_overrides(values: dict, overrides: list[str], source: str) -> dict:
+def apply_overrides(values: dict, overrides: list[str]) -> dict:
     known = set(TrainConfig.keys())
     for item in overrides:
         if "=" not in item:
@@ -257,5 +234,5 @@ def load_config(name_or_file: str, overrides: list[str] | None = None) -> TrainC
         raise CodeQAError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(values, dict):
         raise CodeQAError(f"{path}: expected a mapping of config keys to values")
-    values = apply_overrides(values, overrides or [], str(path))
+    values = apply_overrides(values, overrides or [])
     return from_dict(values, str(path))

@@ -18,6 +18,7 @@ log = logging.getLogger("codeqa")
 CODE_FIELDS = ("code", "code.original")
 SPLITS = ("train", "dev", "test")
 PRETRAIN_SPLIT = "pretrain"  # generated pairs to pre-train on (`codeqa make-dataset --pretrain-for`)
+REQUIRED_SPLITS = ("train", "dev")  # what training reads
 
 
 @dataclass(frozen=True)

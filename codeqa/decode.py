@@ -10,6 +10,7 @@ to the user as its source word.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 
@@ -17,9 +18,64 @@ import torch
 
 from codeqa.batching import Batch, collator_for, encode_all
 from codeqa.data import Example
+from codeqa.errors import CodeQAError
 from codeqa.models.base import CopyModel
-from codeqa.rerank import rank
+from codeqa.rerank import RERANKS, rank
 from codeqa.vocab import Vocab
+
+CPU_DECODE_BATCH = 64  # on a CPU a larger batch waits longer for its slowest answer
+
+
+def gpu_decode_rows(device) -> int:
+    """Hypotheses decoded at once on this GPU: a decoding step pays its launch overhead once for the
+    whole batch, so as many as memory allows (fewer on GPUs under 32 GB, such as a T4; docs/speed.md)."""
+    total = torch.cuda.get_device_properties(torch.device(device)).total_memory
+    return 8192 if total >= 32 * 2**30 else 4096
+
+
+@dataclass(frozen=True)
+class DecodeConfig:
+    """How answers are decoded: built once, from a training config (:meth:`from_config`) with the
+    command line's choices over it, and handed to :func:`predict`."""
+
+    beam_size: int = 4  # 1: greedy
+    length_penalty: float = 1.0  # a finished hypothesis scores log-probability / length ** this
+    rerank: str = "score"  # which hypothesis of the beam answers (codeqa.rerank)
+    max_src_len: int = 256  # source tokens kept, as in training
+    max_len: int = 30  # answer tokens, <eos> included
+    batch_size: int = 0  # examples decoded at once; 0: by device (batch_for)
+
+    @classmethod
+    def from_config(cls, config, **choices) -> DecodeConfig:
+        """The config's decoding; each of ``choices`` that is not None replaces the config's value."""
+        values = {"beam_size": config.beam_size, "length_penalty": config.length_penalty,
+                  "rerank": config.rerank, "max_src_len": config.max_src_len, "max_len": config.max_tgt_len,
+                  "batch_size": config.decode_batch_size}
+        values.update({k: v for k, v in choices.items() if v is not None})
+        return cls(**values).validate()
+
+    def replace(self, **changes) -> DecodeConfig:
+        return dataclasses.replace(self, **changes).validate()
+
+    def validate(self) -> DecodeConfig:
+        checks = [(self.beam_size >= 1, f"beam size must be >= 1, got {self.beam_size}"),
+                  (self.length_penalty >= 0, f"length penalty must be >= 0, got {self.length_penalty}"),
+                  (self.rerank in RERANKS, f"rerank must be one of {', '.join(RERANKS)}, got {self.rerank!r}"),
+                  (self.batch_size >= 0, f"decoding batch size must be >= 0 (0: by device), got {self.batch_size}"),
+                  (self.max_src_len >= 2 and self.max_len >= 2, "max_src_len and max_tgt_len must be >= 2")]
+        for ok, message in checks:
+            if not ok:
+                raise CodeQAError(message)
+        return self
+
+    def batch_for(self, device) -> int:
+        """``batch_size``, or when it is 0 the device's: on a GPU as many examples as keep
+        :func:`gpu_decode_rows` hypotheses in flight, on a CPU :data:`CPU_DECODE_BATCH`."""
+        if self.batch_size:
+            return self.batch_size
+        if str(device).startswith("cuda"):
+            return max(1, gpu_decode_rows(device) // self.beam_size)
+        return CPU_DECODE_BATCH
 
 
 @dataclass
@@ -155,22 +211,19 @@ def to_words(hyp: Hypothesis, vocab: Vocab, oovs: list[str]) -> list[str]:
 
 
 @torch.no_grad()
-def predict(model: CopyModel, examples: list[Example], vocab: Vocab, *, beam_size: int = 4,
-            max_src_len: int = 256, max_tgt_len: int = 30, length_penalty: float = 1.0,
-            batch_size: int = 64, device: torch.device | str = "cpu", top_k: int = 1, rerank: str = "score",
+def predict(model: CopyModel, examples: list[Example], vocab: Vocab, decoding: DecodeConfig,
+            device: torch.device | str = "cpu", *, top_k: int = 1,
             progress: bool = False) -> list[list[tuple[str, float]]]:
-    """For each example, up to ``top_k`` (answer, score) pairs, best first, in the input order.
-
-    "Best" is decided by ``rerank`` (`codeqa.rerank`) over all ``beam_size`` hypotheses of the beam.
-
-    Examples are decoded in length-sorted batches (little padding) and put back in order.
-    """
+    """For each example, up to ``top_k`` (answer, score) pairs, best first by ``decoding.rerank`` over all
+    the beam's hypotheses, in the input order. Examples are decoded in length-sorted batches (little
+    padding) and put back in order."""
     was_training = model.training
     model.eval()
-    encoded = encode_all(examples, vocab, max_src_len, max_tgt_len)
+    encoded = encode_all(examples, vocab, decoding.max_src_len, decoding.max_len)
     collate = collator_for(vocab, device)
     order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].src))
     results: list[list[tuple[str, float]]] = [[] for _ in examples]
+    batch_size = decoding.batch_for(device)
     starts = range(0, len(order), batch_size)
     if progress:
         from tqdm import tqdm
@@ -180,13 +233,13 @@ def predict(model: CopyModel, examples: list[Example], vocab: Vocab, *, beam_siz
     for start in starts:
         index = order[start:start + batch_size]
         batch = collate([encoded[i] for i in index]).to(device)
-        if beam_size == 1:
-            hyps = [[h] for h in greedy_search(model, batch, vocab, max_tgt_len)]
+        if decoding.beam_size == 1:
+            hyps = [[h] for h in greedy_search(model, batch, vocab, decoding.max_len)]
         else:
-            hyps = beam_search(model, batch, vocab, beam_size, max_tgt_len, length_penalty)
+            hyps = beam_search(model, batch, vocab, decoding.beam_size, decoding.max_len, decoding.length_penalty)
         for i, options in zip(index, hyps):
-            pool = options if rerank != "score" else options[:top_k]  # the beam's order needs no other words
+            pool = options if decoding.rerank != "score" else options[:top_k]  # the beam's order needs no others
             answers = [(" ".join(to_words(h, vocab, encoded[i].oovs)), h.score) for h in pool]
-            results[i] = rank(answers, rerank)[:top_k]
+            results[i] = rank(answers, decoding.rerank)[:top_k]
     model.train(was_training)
     return results

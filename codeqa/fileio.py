@@ -50,6 +50,20 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Non
     write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
 
 
+def read_json(path: str | os.PathLike, missing_hint: str = "") -> Any:
+    """The JSON value in ``path``; a :class:`CodeQAError` naming the file when it is missing or not JSON."""
+    from codeqa.errors import CodeQAError
+
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CodeQAError(f"{path}: not found{'; ' + missing_hint if missing_hint else ''}") from None
+    except OSError as err:
+        raise CodeQAError(f"{path}: cannot read ({err.strerror})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CodeQAError(f"{path}: not valid JSON ({err})") from None
+
+
 def write_lines(path: str | os.PathLike, lines: list[str]) -> None:
     """One item a line, each ending in a newline."""
     write_text(path, "".join(line + "\n" for line in lines))

@@ -22,6 +22,8 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from codeqa.qtypes import question_type as default_question_type
+
 MAX_ORDER = 4
 ROUGE_BETA = 1.2
 METRIC_KEYS = ("f1", "rouge_l", "exact_match", "bleu", "sacrebleu")
@@ -239,15 +241,6 @@ def compute_metrics(predictions: Sequence[str], references: Sequence[str]) -> di
     }
 
 
-def _default_question_type() -> QuestionTyper:
-    try:
-        from codeqa.qtypes import question_type
-    except ImportError as exc:  # pragma: no cover - only while codeqa.qtypes is missing
-        raise ImportError("codeqa.qtypes.question_type is not available: pass question_type= "
-                          "to metrics_by_question_type") from exc
-    return question_type
-
-
 def _type_sort_key(item: tuple[str, list[int]]) -> tuple[int, int, str]:
     name, indices = item
     if name in QUESTION_TYPE_ORDER:
@@ -264,7 +257,7 @@ def metrics_by_question_type(predictions: Sequence[str], references: Sequence[st
     any others after them by decreasing count; types with no questions are left out.
     """
     _check_lengths(predictions, references, questions)
-    typer = question_type if question_type is not None else _default_question_type()
+    typer = question_type or default_question_type
     groups: dict[str, list[int]] = {}
     for index, question in enumerate(questions):
         groups.setdefault(typer(question), []).append(index)

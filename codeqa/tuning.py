@@ -12,10 +12,10 @@ from pathlib import Path
 
 import torch
 
-from codeqa import checkpoint
+from codeqa import checkpoint, runfiles
 from codeqa.config import TrainConfig, parse_list, parse_reranks
 from codeqa.data import Example
-from codeqa.decode import predict
+from codeqa.decode import DecodeConfig, predict
 from codeqa.fileio import write_json
 from codeqa.metrics import compute_metrics
 from codeqa.models import CopyModel
@@ -24,7 +24,6 @@ from codeqa.vocab import Vocab
 
 log = logging.getLogger("codeqa.tuning")
 
-DECODING_FILE = "decoding.json"
 DECODING_KEYS = ("beam_size", "length_penalty", "rerank")  # the config keys a row of the grid sets
 
 
@@ -45,12 +44,12 @@ def score_grid(model: CopyModel, examples: list[Example], vocab: Vocab, config: 
                device: torch.device, autocast) -> list[dict]:
     """Decode ``examples`` with every setting of the grid; one row of metrics per setting."""
     references = [e.answer for e in examples]
+    base = DecodeConfig.from_config(config, rerank="score")
     rows = []
     for beam, penalty, reranks in grid(config):
         with autocast():
-            outputs = predict(model, examples, vocab, beam_size=beam, max_src_len=config.max_src_len,
-                              max_tgt_len=config.max_tgt_len, length_penalty=penalty,
-                              batch_size=config.decode_batch(device, beam), device=device, top_k=beam)
+            outputs = predict(model, examples, vocab, base.replace(beam_size=beam, length_penalty=penalty), device,
+                              top_k=beam)
         for method in reranks:
             predictions = [rank(o, method)[0][0] if o else "" for o in outputs]
             scores = compute_metrics(predictions, references)
@@ -69,19 +68,20 @@ def best_row(rows: list[dict]) -> dict:
 
 
 def tune_best_checkpoint(best_path: Path, model: CopyModel, examples: list[Example], vocab: Vocab,
-                         config: TrainConfig, device: torch.device, autocast, split: str) -> dict:
+                         config: TrainConfig, device: torch.device, autocast) -> dict:
     """Score the grid with the best model's weights, save ``decoding.json`` beside it and store the winner
     in the checkpoint's config (an atomic rewrite). ``model`` is loaded with the best weights here."""
     state = checkpoint.load(best_path)
     model.load_state_dict(state["model"])
     rows = score_grid(model, examples, vocab, config, device, autocast)
     chosen = best_row(rows)
+    split = config.valid_split
     result = {"checkpoint": best_path.name, "epoch": state["epoch"], "split": split, "examples": len(examples),
               "selected_by": "f1 (ties: rouge_l)", "chosen": {k: chosen[k] for k in DECODING_KEYS},
               "grid": rows}
     state["config"] = {**state["config"], **{k: chosen[k] for k in DECODING_KEYS}}
     checkpoint.save(best_path, {k: v for k, v in state.items() if k not in ("format", "version")})
-    write_json(best_path.parent / DECODING_FILE, result)
+    write_json(best_path.parent / runfiles.DECODING, result)
     log.info("decoding chosen on %s F1: beam %d, length penalty %.2f, rerank %s (F1 %.2f, ROUGE-L %.2f) → %s",
              split, chosen["beam_size"], chosen["length_penalty"], chosen["rerank"], chosen["f1"], chosen["rouge_l"],
              best_path.name)

@@ -65,9 +65,6 @@ class Vocab:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Vocab) and self.itos == other.itos
 
-    def id(self, token: str) -> int:
-        return self.stoi.get(token, self.unk_id)
-
     def encode(self, tokens: Iterable[str]) -> list[int]:
         return [self.stoi.get(tok, self.unk_id) for tok in tokens]
 

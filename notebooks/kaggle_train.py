@@ -18,16 +18,32 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import zipfile
 
 ON_KAGGLE = bool(os.environ.get("KAGGLE_KERNEL_RUN_TYPE"))
+BUNDLE = "/kaggle/working/codeqa_bundle/code"
 
 
-def find_code_bundle(root="/kaggle/input", extract_to="/kaggle/working/codeqa_bundle/code"):
-    """The folder with CODEQA_CODE.json: mounted by Kaggle, or extracted from codeqa_code.zip."""
-    for pattern in (f"{root}/**/CODEQA_CODE.json", f"{extract_to}/**/CODEQA_CODE.json"):
+def pip_install(wheels, find_links):
+    """Exactly these wheels, --no-deps and --no-index: Kaggle's CUDA torch is never touched, nothing is
+    downloaded (works with Internet off)."""
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
+                             "--force-reinstall", "--find-links", find_links, *wheels],
+                            check=False, capture_output=True, text=True)
+    print(result.stdout + result.stderr)  # into the notebook: a child's own output would go to the server log
+    if result.returncode != 0:
+        raise RuntimeError(f"pip could not install {', '.join(map(os.path.basename, wheels))} (output above)")
+    importlib.invalidate_caches()
+
+
+def code_bundle(root="/kaggle/input"):
+    """The folder with CODEQA_CODE.json: mounted by Kaggle, or extracted from codeqa_code.zip. From a zip,
+    the codeqa wheel (the one member read before codeqa is installed, by its exact name) is installed first,
+    so that codeqa's own checked extraction unpacks the rest."""
+    for pattern in (f"{root}/**/CODEQA_CODE.json", f"{BUNDLE}/CODEQA_CODE.json"):
         found = glob.glob(pattern, recursive=True)
         if found:
             return os.path.dirname(min(found, key=len))
@@ -36,15 +52,21 @@ def find_code_bundle(root="/kaggle/input", extract_to="/kaggle/working/codeqa_bu
         raise FileNotFoundError(f"no CODEQA_CODE.json or codeqa_code.zip under {root}: add the code dataset "
                                 "made by `codeqa kaggle prepare` to this notebook (Add Input)")
     with zipfile.ZipFile(zips[0]) as archive:
-        archive.extractall(extract_to)  # zipfile drops absolute paths and '..' from member names
-    return os.path.dirname(min(glob.glob(f"{extract_to}/**/CODEQA_CODE.json", recursive=True), key=len))
+        name = next(n for n in archive.namelist() if re.fullmatch(r"wheels/codeqa-[\w.+!]+-py3-none-any\.whl", n))
+        os.makedirs(BUNDLE, exist_ok=True)
+        wheel = os.path.join(BUNDLE, os.path.basename(name))
+        with open(wheel, "wb") as handle:
+            handle.write(archive.read(name))
+    pip_install([wheel], BUNDLE)
+    from codeqa.kaggle.archive import safe_extract
+
+    safe_extract(zips[0], BUNDLE)
+    return BUNDLE
 
 
 if ON_KAGGLE:
-    # Exactly the bundled wheels, --no-deps: Kaggle's CUDA torch and other packages are never touched,
-    # and nothing is downloaded (works with Internet off). codeqa is always (re)installed; a bundled
-    # dependency only when Kaggle's image lacks it.
-    wheel_dir = os.path.join(find_code_bundle(), "wheels")
+    # codeqa is always (re)installed; a bundled dependency only when Kaggle's image lacks it
+    wheel_dir = os.path.join(code_bundle(), "wheels")
     wheels = []
     for wheel in sorted(glob.glob(os.path.join(wheel_dir, "*.whl"))):
         name = os.path.basename(wheel).split("-")[0]
@@ -56,39 +78,33 @@ if ON_KAGGLE:
         if not present:
             wheels.append(wheel)
     print("installing:", ", ".join(os.path.basename(w) for w in wheels), flush=True)
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-index", "--no-deps",
-                          "--force-reinstall", "--find-links", wheel_dir, *wheels],
-                         check=False, capture_output=True, text=True)
-    print(pip.stdout + pip.stderr)  # into the notebook: a child's own output would go to the server log
-    if pip.returncode != 0:
-        raise RuntimeError(f"pip could not install the wheels bundled in {wheel_dir} (its output is above)")
-    importlib.invalidate_caches()
+    pip_install(wheels, wheel_dir)
 elif importlib.util.find_spec("codeqa") is None:
     raise ModuleNotFoundError("codeqa is not installed here: run `pip install -e .` in the repository")
 else:
     print("codeqa is already importable: nothing to install")
 
-from codeqa import kaggle_env
+from codeqa.kaggle import session, summary, training_run  # noqa: E402 - installed just above
 
-N_GPUS = kaggle_env.print_runtime_report()
+N_GPUS = session.print_runtime_report()
 
 # %% [markdown]
 # ## 2. Setup files
 
 # %%
-paths = kaggle_env.setup_paths()
+paths = session.setup_paths()
 print(paths.describe())
 
 # %% [markdown]
 # ## 3. Verify data
 
 # %%
-data_summary = kaggle_env.verify_data(paths)
+data_summary = session.verify_data(paths)
 
 # %% [markdown]
 # ## 4. Configuration
 #
-# The only cell to edit. `CONFIG` is a bundled config (`quick`, `kaggle_t4`, `paper_lstm`) or a YAML path;
+# The only cell to edit. `CONFIG` is a bundled config (`quick`, `small`, `kaggle_t4`, `paper_lstm`) or a YAML path;
 # `OVERRIDES` are config settings for both runs (e.g. `{"batch_size": 64}`; each becomes `--set key=value`),
 # `QUICK_OVERRIDES` only for the quick test. `NPROC = 0` starts one process per visible GPU.
 # `GENERATE_PRETRAIN`: when `CONFIG` pre-trains (`kaggle_t4` does) and the data has no `pretrain` split, cell 5
@@ -110,24 +126,27 @@ GENERATE_PRETRAIN = True
 
 # %%
 if GENERATE_PRETRAIN:
-    paths = kaggle_env.add_pretrain_split(paths, CONFIG, OVERRIDES)
-plan = kaggle_env.plan_training(paths, CONFIG, full_epochs=FULL_EPOCHS, quick_epochs=QUICK_EPOCHS,
+    paths = training_run.add_pretrain_split(paths, CONFIG, OVERRIDES)
+plan = training_run.plan_training(paths, CONFIG, full_epochs=FULL_EPOCHS, quick_epochs=QUICK_EPOCHS,
                                 overrides=OVERRIDES, quick_overrides=QUICK_OVERRIDES, nproc=NPROC)
 print(plan.describe())
 
 # %% [markdown]
-# ## 6. Quick test (1 epoch)
+# ## 6. Quick test
+#
+# `QUICK_EPOCHS` on a sample of the data (`QUICK_OVERRIDES`), to see the whole pipeline work in minutes.
 
 # %%
 if RUN_QUICK_TEST:
-    kaggle_env.run_command(plan.quick_cmd, cwd=paths.work_dir)
-    kaggle_env.show_summary(plan.quick_out, expected=("last.pt", "metrics.jsonl", "logs.txt"))
+    training_run.run_command(plan.quick_cmd, cwd=paths.work_dir)
+    summary.show_summary(plan.quick_out, expected=("last.pt", "metrics.jsonl", "logs.txt"))
 else:
     print("skipped (RUN_QUICK_TEST = False)")
 
 # %% [markdown]
-# ## 7. Full training (20 epochs)
+# ## 7. Full training
 #
+# `FULL_EPOCHS` epochs of `CONFIG` (with `OVERRIDES`).
 # With `kaggle_t4` and a `pretrain` split (generated pairs: in the data, or made by cell 5), this first
 # pre-trains on the generated pairs (`codeqa_full/pretrain/`), then fine-tunes on the real ones.
 # `--resume auto` continues from `last.pt` of whichever stage was running: after a session ends, run the
@@ -136,11 +155,11 @@ else:
 # %%
 status = 0
 if RUN_FULL_TRAINING:
-    kaggle_env.restore_previous_run(paths.input_root, plan.full_out)
-    status = kaggle_env.run_command(plan.full_cmd, cwd=paths.work_dir, check=False)
+    training_run.restore_previous_run(paths.input_root, plan.full_out)
+    status = training_run.run_command(plan.full_cmd, cwd=paths.work_dir, check=False)
 else:
     print("skipped (RUN_FULL_TRAINING = False)")
-kaggle_env.show_summary(plan.full_out)
+summary.show_summary(plan.full_out, plan.save_every)
 if status != 0:
     raise RuntimeError(f"training stopped with exit status {status}: see its output above and "
                        f"{plan.full_out / 'logs.txt'}")

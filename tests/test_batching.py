@@ -93,8 +93,10 @@ def test_collate_matches_a_plain_list_reference_on_real_shaped_batches():
     vocab = _vocab()
     rng = random.Random(3)
     words = [w for w in vocab.stoi if not w.startswith("<")] + ["oov_a", "oov_b", "oov_c"]
-    examples = [Example(" ".join(rng.choices(words, k=rng.randint(1, 6))), " ".join(rng.choices(words, k=rng.randint(1, 40))),
-                        " ".join(rng.choices(words, k=rng.randint(1, 8)))) for _ in range(50)]
+    def text(most: int) -> str:
+        return " ".join(rng.choices(words, k=rng.randint(1, most)))
+
+    examples = [Example(text(6), text(40), text(8)) for _ in range(50)]
     items = encode_all(examples, vocab)
     for device, multiple in (("cpu", 1), ("cuda", 8)):
         batch = collator_for(vocab, device)(items)

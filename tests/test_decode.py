@@ -1,11 +1,12 @@
 """Greedy and beam search, predictions aligned with their split, `codeqa evaluate`."""
 
+import pytest
 import torch
 
 from codeqa.batching import collator_for, encode_all
 from codeqa.config import load_config
 from codeqa.data import Example, read_split
-from codeqa.decode import beam_search, greedy_search, predict, to_words
+from codeqa.decode import DecodeConfig, beam_search, greedy_search, predict, to_words
 from codeqa.models import build_model
 from codeqa.vocab import Vocab
 from tests.conftest import TINY_ROWS, run_cli
@@ -17,7 +18,7 @@ def _model(kind: str = "transformer", seed: int = 0):
     torch.manual_seed(seed)
     vocab = Vocab.build(EXAMPLES[:3])  # leaves many source words out of the vocabulary: copy is needed
     config = load_config("quick" if kind == "transformer" else "paper_lstm", ["emb_dim=16", "hidden=24"])
-    return build_model(config, len(vocab)).eval(), vocab
+    return build_model(config.model_settings(), len(vocab), vocab.pad_id, vocab.sep_id).eval(), vocab
 
 
 def _batch(vocab):
@@ -33,11 +34,27 @@ def test_beam_one_equals_greedy():
         assert [g.tokens for g in greedy] == [b[0].tokens for b in beam], kind
 
 
-def test_beams_sorted_and_at_least_as_good_as_greedy():
+def _briefly_trained(steps: int):
+    """A model fitted for a few steps on the examples: unlike a fresh one, it ends some answers early."""
     model, vocab = _model()
+    batch = _batch(vocab)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(steps):
+        loss, n = model.loss(batch)
+        optimizer.zero_grad()
+        (loss / n).backward()
+        optimizer.step()
+    return model.eval(), vocab
+
+
+def test_beams_sorted_and_at_least_as_good_as_greedy():
+    model, vocab = _briefly_trained(steps=20)
     batch = _batch(vocab)
     beams = beam_search(model, batch, vocab, beam_size=4, max_len=12, length_penalty=0.0)
     greedy = greedy_search(model, batch, vocab, max_len=12)
+    finished = [g for g in greedy if len(g.tokens) < 12]
+    assert 0 < len(finished) < len(greedy)  # the comparison below runs, on answers of several lengths
     for options, g in zip(beams, greedy):
         assert len(options) == 4
         scores = [h.score for h in options]
@@ -63,8 +80,9 @@ def test_copy_returns_out_of_vocabulary_source_words():
 
 def test_predict_keeps_input_order():
     model, vocab = _model()
-    together = predict(model, EXAMPLES, vocab, beam_size=3, batch_size=4, max_tgt_len=8)
-    alone = [predict(model, [ex], vocab, beam_size=3, batch_size=1, max_tgt_len=8)[0] for ex in EXAMPLES]
+    decoding = DecodeConfig(beam_size=3, max_len=8)
+    together = predict(model, EXAMPLES, vocab, decoding.replace(batch_size=4))
+    alone = [predict(model, [ex], vocab, decoding.replace(batch_size=1))[0] for ex in EXAMPLES]
     assert [t[0][0] for t in together] == [a[0][0] for a in alone]
 
 
@@ -127,6 +145,7 @@ def test_code_fields_match_training_format():
     assert (code, original) == ("def add numbers a b return a + b", "def add_numbers a b return a + b")
 
 
+@pytest.mark.slow
 def test_cli_bench_prints_one_json_line(tiny_data, tmp_path):
     import json
 
@@ -147,6 +166,7 @@ def test_cli_bench_prints_one_json_line(tiny_data, tmp_path):
     assert profile.startswith("20 training steps on cpu") and "aten::" in profile and "Self CPU" in profile
 
 
+@pytest.mark.slow
 def test_cli_bench_times_training_alone_with_decode_examples_0(tiny_data):
     import json
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from codeqa import kaggle
 from codeqa.errors import CodeQAError
+from codeqa.kaggle import commands, credentials, layout, metadata, prepare, wheels
+from codeqa.kaggle.archive import check_member, write_zip
 from tests.conftest import TINY_ROWS, run_cli, write_codeqa
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,8 +157,8 @@ def test_codeqa_wheel_holds_only_package_files(upload):
         name = next(n for n in archive.namelist() if n.startswith("wheels/codeqa-"))
         wheel = zipfile.ZipFile(io.BytesIO(archive.read(name)))
     members = wheel.namelist()
-    assert "codeqa/kaggle.py" in members and "codeqa/configs/quick.yaml" in members
-    assert all(kaggle.CODEQA_WHEEL_ALLOW.match(m) for m in members), members
+    assert "codeqa/kaggle/prepare.py" in members and "codeqa/configs/quick.yaml" in members
+    assert all(wheels.CODEQA_WHEEL_ALLOW.match(m) for m in members), members
 
 
 def test_data_zip_holds_exactly_the_splits_and_no_vocabulary_of_its_own(upload):
@@ -176,10 +177,10 @@ def test_data_zip_holds_exactly_the_splits_and_no_vocabulary_of_its_own(upload):
 
 def test_data_zip_carries_a_pretrain_split(tiny_data):
     write_codeqa(tiny_data, "pretrain", [("What does the code do ?", "def zebra x return x", "a zebra")] * 3)
-    members, manifest = kaggle.collect_data(tiny_data, "python", None)
+    members, manifest = prepare.collect_data(tiny_data, "python", None)
     assert manifest["examples"]["pretrain"] == 3 and "python/pretrain/pretrain.code" in members
     assert "vocab.json" not in members
-    assert all(any(p.match(name) for p in kaggle.DATA_ALLOW) for name in members)
+    assert all(any(p.match(name) for p in prepare.DATA_ALLOW) for name in members)
 
 
 def test_dataset_folders_and_metadata_are_valid(upload):
@@ -189,7 +190,7 @@ def test_dataset_folders_and_metadata_are_valid(upload):
         assert sorted(p.name for p in (out / folder).iterdir()) == sorted(["dataset-metadata.json", zip_name])
         assert (out / folder / zip_name).read_bytes() == (out / zip_name).read_bytes()
         meta = json.loads((out / folder / "dataset-metadata.json").read_text())
-        kaggle.validate_dataset_metadata(meta)
+        metadata.validate_dataset_metadata(meta)
         assert meta["id"] == f"alice/{slug}"
         assert 6 <= len(meta["title"]) <= 50  # the kaggle CLI's limits
         assert 6 <= len(meta["id"].split("/")[1]) <= 50
@@ -200,7 +201,7 @@ def test_kernel_metadata_is_valid(upload):
     folder = upload["out"] / "kernel"
     assert sorted(p.name for p in folder.iterdir()) == ["kaggle_train.ipynb", "kernel-metadata.json"]
     meta = json.loads((folder / "kernel-metadata.json").read_text())
-    kaggle.validate_kernel_metadata(meta, folder)
+    metadata.validate_kernel_metadata(meta, folder)
     assert meta["id"] == "alice/codeqa-train" and meta["code_file"] == "kaggle_train.ipynb"
     assert meta["kernel_type"] == "notebook" and meta["language"] == "python"
     assert meta["enable_gpu"] is True and meta["machine_shape"] == "NvidiaTeslaT4"
@@ -215,9 +216,9 @@ def test_prepare_prints_sizes_and_next_step(upload):
     assert "next: codeqa kaggle push" in upload["stdout"]
     assert "pretrain split: none (the notebook's cell 5 generates one" in upload["stdout"]   # the fixture has none
     out = upload["out"]
-    with_pretrain = kaggle.Prepared(out, out / "codeqa_code.zip", out / "codeqa_data.zip", out, out, out / "kernel",
+    with_pretrain = prepare.Prepared(out, out / "codeqa_code.zip", out / "codeqa_data.zip", out, out, out / "kernel",
                                     [], ["python/train/train.question", "python/pretrain/pretrain.question"])
-    assert "pretrain split: shipped" in kaggle.prepare_report(with_pretrain)
+    assert "pretrain split: shipped" in prepare.prepare_report(with_pretrain)
 
 
 def test_no_credential_enters_any_produced_file_or_log(upload):
@@ -269,7 +270,7 @@ def test_prepare_keeps_stray_repo_files_out_of_the_wheel(upload, tmp_path):
             target.write_bytes(path.read_bytes())
     (repo / "codeqa" / "kaggle.json").write_text(json.dumps({"key": PLANTED_KEY}))
     (repo / "codeqa" / "configs" / "secret.txt").write_text(PLANTED_KEY)
-    wheel = kaggle.build_codeqa_wheel(repo, tmp_path / "out")
+    wheel = wheels.build_codeqa_wheel(repo, tmp_path / "out")
     names = zip_names(wheel)
     assert "codeqa/kaggle.json" not in names and "codeqa/configs/secret.txt" not in names
     assert PLANTED_KEY.encode() not in all_bytes(wheel)
@@ -307,36 +308,36 @@ def test_prepare_with_existing_vocab_and_missing_dependency_wheels(upload, tmp_p
                                   "python//train/train.question", ""])
 def test_archive_names_escaping_the_root_are_refused(name):
     with pytest.raises(CodeQAError, match="escape"):
-        kaggle.check_arcname(name, kaggle.DATA_ALLOW)
+        check_member(name, prepare.DATA_ALLOW)
 
 
 @pytest.mark.parametrize("name", ["kaggle.json", "python/train/kaggle.json", "python/train/notes.txt",
                                   "python/train/dev.question", "wheels/codeqa.whl"])
 def test_archive_names_off_the_allow_list_are_refused(name):
     with pytest.raises(CodeQAError, match="allow-list"):
-        kaggle.check_arcname(name, kaggle.DATA_ALLOW)
+        check_member(name, prepare.DATA_ALLOW)
 
 
 def test_write_zip_refuses_credential_files(tmp_path):
     planted = tmp_path / "kaggle.json"
     planted.write_text("{}")
     with pytest.raises(CodeQAError, match="credential"):
-        kaggle.write_zip(tmp_path / "x.zip", {"vocab.json": planted}, kaggle.DATA_ALLOW)
+        write_zip(tmp_path / "x.zip", {"vocab.json": planted}, prepare.DATA_ALLOW)
     assert not (tmp_path / "x.zip").exists()
 
 
 def test_metadata_limits_match_the_kaggle_cli():
     with pytest.raises(CodeQAError):
-        kaggle.dataset_metadata("alice", "short", "A good title")  # dataset slugs: 6-50 characters
+        metadata.dataset_metadata("alice", "short", "A good title")  # dataset slugs: 6-50 characters
     with pytest.raises(CodeQAError):
-        kaggle.dataset_metadata("alice", "codeqa-data", "Tiny")  # titles: 6-50 characters
+        metadata.dataset_metadata("alice", "codeqa-data", "Tiny")  # titles: 6-50 characters
     with pytest.raises(CodeQAError):
-        kaggle.validate_dataset_metadata({"title": "CodeQA data", "id": "alice/codeqa-data",
+        metadata.validate_dataset_metadata({"title": "CodeQA data", "id": "alice/codeqa-data",
                                           "licenses": [{"name": "CC0-1.0"}, {"name": "ODbL-1.0"}]})
     with pytest.raises(CodeQAError):
-        kaggle.kernel_metadata("alice", "abc", [])  # kernel slugs: at least 5 characters
+        metadata.kernel_metadata("alice", "abc", [])  # kernel slugs: at least 5 characters
     with pytest.raises(CodeQAError, match="OWNER/SLUG"):
-        kaggle.kernel_metadata("alice", "codeqa-train", [], kernel_sources=["not a ref"])
+        metadata.kernel_metadata("alice", "codeqa-train", [], kernel_sources=["not a ref"])
 
 
 # ---------------------------------------------------------------- the wrappers, with a fake kaggle
@@ -404,7 +405,7 @@ def test_status_and_download(fake):
     assert result.returncode == 0, result.stderr
     assert fake["calls"]()[-1] == ["kernels", "output", "alice/codeqa-train", "-p", str(target)]
     assert (target / "codeqa_full" / "best_model_python.pt").is_file()
-    assert "val_f1: 31.5" in result.stdout and "missing: checkpoint_epoch10.pt" in result.stdout
+    assert "val_f1: 31.5" in result.stdout and "missing" not in result.stdout  # all that a run must leave
 
 
 def test_kaggle_failures_are_reported_clearly(fake):
@@ -434,7 +435,7 @@ def test_kaggle_output_is_shown_with_credentials_masked(fake):
     result = run_cli("kaggle", "status", "--upload-dir", str(fake["out"]), "--kernel", "alice/codeqa-train",
                      env=env)
     assert result.returncode == 0, result.stderr
-    out = kaggle.redact(f"using key {ENV_KEY}", [ENV_KEY])
+    out = credentials.redact(f"using key {ENV_KEY}", [ENV_KEY])
     assert out == "using key ***"
     assert ENV_KEY not in result.stdout + result.stderr
 
@@ -470,7 +471,7 @@ def test_credentials_are_checked_before_calling_kaggle(fake, tmp_path, setup):
 def test_missing_kaggle_executable_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # no kaggle beside the interpreter either
     with pytest.raises(CodeQAError, match=r"pip install 'codeqa\[kaggle\]'"):
-        kaggle.run_kaggle(["kernels", "list"], env={"PATH": str(tmp_path), "KAGGLE_USERNAME": "a", "KAGGLE_KEY": "b"})
+        commands.run_kaggle(["kernels", "list"], env={"PATH": str(tmp_path), "KAGGLE_USERNAME": "a", "KAGGLE_KEY": "b"})
 
 
 def test_commands_need_a_prepared_folder(fake, tmp_path):
@@ -481,10 +482,8 @@ def test_commands_need_a_prepared_folder(fake, tmp_path):
 
 def test_markers_are_on_the_upload_allow_lists():
     # the notebook looks for the marker files that `codeqa kaggle prepare` puts into the zips
-    from codeqa import kaggle_env
-
-    kaggle.check_arcname(kaggle_env.CODE_MARKER, kaggle.CODE_ALLOW)
-    kaggle.check_arcname(kaggle_env.DATA_MARKER, kaggle.DATA_ALLOW)
+    check_member(layout.CODE_MARKER, prepare.CODE_ALLOW)
+    check_member(layout.DATA_MARKER, prepare.DATA_ALLOW)
 
 
 def test_kaggle_module_never_imports_the_kaggle_package():

@@ -42,6 +42,7 @@ def test_split_dev_refuses_a_block_past_the_end(numbered_dev, tmp_path):
     assert run.returncode == 2 and "BLOCK 0-6" in run.stderr and not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow
 def test_codeqa_dev_recipe_runs_end_to_end_with_several_package_sources(numbered_dev, tmp_path):
     """The recipe as README "Results" runs it, cut to seconds: PACKAGES lists a wheel and a folder beside the
     standard library, and the pretrain split, the training and both evaluations come out of one command."""

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from codeqa.decode import predict
+from codeqa.decode import DecodeConfig, predict
 from codeqa.metrics import token_f1
 from codeqa.rerank import mbr, rank
 from tests.test_decode import EXAMPLES, _model
@@ -36,9 +36,10 @@ def test_mbr_edge_cases():
 
 def test_predict_with_mbr_reorders_the_same_beam():
     model, vocab = _model()
-    by_score = predict(model, EXAMPLES, vocab, beam_size=4, max_tgt_len=8, top_k=4)
-    by_mbr = predict(model, EXAMPLES, vocab, beam_size=4, max_tgt_len=8, top_k=4, rerank="mbr")
+    decoding = DecodeConfig(beam_size=4, max_len=8)
+    by_score = predict(model, EXAMPLES, vocab, decoding, top_k=4)
+    by_mbr = predict(model, EXAMPLES, vocab, decoding.replace(rerank="mbr"), top_k=4)
     for s, m in zip(by_score, by_mbr):
         assert sorted(s) == sorted(m) and m == mbr(s)
-    first = predict(model, EXAMPLES, vocab, beam_size=4, max_tgt_len=8, rerank="mbr")
+    first = predict(model, EXAMPLES, vocab, decoding.replace(rerank="mbr"))
     assert [f[0] for f in first] == [m[0] for m in by_mbr]  # top_k 1 still chooses among the whole beam

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from codeqa.codeformat import ParsedSource, split_words
 from codeqa.data import read_lines, read_split
 from codeqa.errors import CodeQAError
 from codeqa.qtypes import QUESTION_TYPES, question_type
 from codeqa.synth import dataset as dataset_module
-from codeqa.synth.code import ParsedSource, split_words
 from codeqa.synth.dataset import format_stats, make_dataset, parse_functions
 from codeqa.synth.questions import qa_pairs
 from codeqa.synth.sources import find_files, stdlib_root

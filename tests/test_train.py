@@ -10,7 +10,7 @@ import torch
 from codeqa import checkpoint
 from codeqa.config import load_config
 from codeqa.errors import CodeQAError
-from codeqa.train import train
+from codeqa.training import train
 from tests.conftest import run_cli
 
 TINY = ["epochs=2", "max_valid_examples=6", "batch_size=16", "log_every=1", "save_every=1"]
@@ -96,7 +96,7 @@ def test_divergence_stops_clearly_and_keeps_last_checkpoint(tiny_data, tmp_path)
     result = run_cli("train", "--config", "quick", "--data-dir", str(tiny_data), "--out-dir", str(out),
                      "--resume", "auto", *[a for kv in [*TINY, "lr=1e30", "warmup_steps=0"] for a in ("--set", kv)])
     assert result.returncode == 1
-    assert "training diverged: the loss became nan" in result.stderr
+    assert "training diverged: the training loss became nan" in result.stderr
     assert checkpoint.load(out / "last.pt")["epoch"] == 1
 
 
@@ -121,6 +121,7 @@ def test_paper_lstm_trains_one_epoch(tiny_data, tmp_path):
     assert summary["epochs_run"] == 1 and (tmp_path / "lstm" / "best_model_python.pt").is_file()
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes(tiny_data, tmp_path):
     """Both stages (pre-training, fine-tuning) and the decoding choice under DDP with 2 gloo processes."""
     out = tmp_path / "ddp"
@@ -155,12 +156,12 @@ def test_init_from_fine_tunes_from_another_run(tiny_data, tmp_path):
 
 
 def test_cuda_out_of_memory_names_the_setting_to_lower(tiny_data, tmp_path, monkeypatch):
-    import codeqa.train as train_module
+    from codeqa.training.trainer import Trainer
 
     def out_of_memory(*args, **kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(train_module, "_run_epoch", out_of_memory)
+    monkeypatch.setattr(Trainer, "run_epoch", out_of_memory)
     with pytest.raises(CodeQAError, match=r"out of GPU memory with batch_size=16.*--set batch_size=8"):
         train(_config(), tiny_data, tmp_path / "run")
 
@@ -263,13 +264,18 @@ def test_unknown_rerank_is_an_error():
 def test_decode_batch_follows_the_device_unless_set(monkeypatch):
     from types import SimpleNamespace
 
-    assert _config().decode_batch(torch.device("cpu"), 4) == 64
+    from codeqa.decode import DecodeConfig
+
+    def batch(device, beam, *overrides):
+        return DecodeConfig.from_config(_config(*overrides), beam_size=beam).batch_for(device)
+
+    assert batch(torch.device("cpu"), 4) == 64
     # on a GPU: 8,192 hypotheses at once whatever the beam, 4,096 where memory is under 32 GB (a T4)
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=80 * 2**30))
-    assert [_config().decode_batch(torch.device("cuda", 0), beam) for beam in (1, 4, 16)] == [8192, 2048, 512]
+    assert [batch(torch.device("cuda", 0), beam) for beam in (1, 4, 16)] == [8192, 2048, 512]
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: SimpleNamespace(total_memory=15 * 2**30))
-    assert [_config().decode_batch("cuda", beam) for beam in (1, 4, 16)] == [4096, 1024, 256]
-    assert _config("decode_batch_size=100").decode_batch("cuda", 16) == 100
+    assert [batch("cuda", beam) for beam in (1, 4, 16)] == [4096, 1024, 256]
+    assert batch("cuda", 16, "decode_batch_size=100") == 100
     with pytest.raises(CodeQAError, match="decode_batch_size"):
         _config("decode_batch_size=-1")
 
@@ -277,7 +283,7 @@ def test_decode_batch_follows_the_device_unless_set(monkeypatch):
 def test_compile_is_skipped_with_a_reason_on_gpus_triton_cannot_target(monkeypatch, caplog):
     import logging
 
-    from codeqa.train import compile_unsupported, compiled
+    from codeqa.training.runtime import compile_unsupported, compiled
 
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (6, 0))  # Kaggle's P100
     reason = compile_unsupported(torch.device("cuda", 0))
@@ -291,5 +297,5 @@ def test_compile_is_skipped_with_a_reason_on_gpus_triton_cannot_target(monkeypat
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (6, 0))
     module = torch.nn.Linear(2, 2)
     with caplog.at_level(logging.WARNING, logger="codeqa.train"):
-        assert compiled(module, _config("compile_mode=default"), torch.device("cuda", 0)) is module
+        assert compiled(module, "default", torch.device("cuda", 0)) is module
     assert "compile_mode default ignored: Triton" in caplog.text

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from codeqa.config import TrainConfig
+from collections.abc import Mapping
+from typing import Any
+
 from codeqa.models.base import CopyModel
 
 
-def build_model(config: TrainConfig, vocab_size: int, pad_id: int = 0) -> CopyModel:
-    if config.model == "transformer":
+def build_model(settings: Mapping[str, Any], vocab_size: int, pad_id: int, sep_id: int) -> CopyModel:
+    """A fresh model from its settings (``TrainConfig.model_settings()``) and the vocabulary's size and ids."""
+    if settings["model"] == "transformer":
         from codeqa.models.transformer import TransformerCopy
 
-        return TransformerCopy(vocab_size, pad_id, d_model=config.d_model, n_heads=config.n_heads,
-                               enc_layers=config.enc_layers, dec_layers=config.dec_layers,
-                               ff_dim=config.ff_dim, dropout=config.dropout,
-                               max_len=max(config.max_src_len, config.max_tgt_len) + 1)
+        return TransformerCopy(vocab_size, pad_id, sep_id, d_model=settings["d_model"], n_heads=settings["n_heads"],
+                               enc_layers=settings["enc_layers"], dec_layers=settings["dec_layers"],
+                               ff_dim=settings["ff_dim"], dropout=settings["dropout"],
+                               max_len=max(settings["max_src_len"], settings["max_tgt_len"]) + 1)
     from codeqa.models.pointer_lstm import PointerLSTM
 
-    return PointerLSTM(vocab_size, pad_id, emb_dim=config.emb_dim, hidden=config.hidden, dropout=config.dropout)
+    return PointerLSTM(vocab_size, pad_id, emb_dim=settings["emb_dim"], hidden=settings["hidden"],
+                       dropout=settings["dropout"])
 
 
 __all__ = ["CopyModel", "build_model"]

@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from codeqa.models.base import CopyModel, Memory
-from codeqa.vocab import Vocab
 
 
 def _heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
@@ -103,8 +102,9 @@ class DecoderLayer(nn.Module):
 
 
 class TransformerCopy(CopyModel):
-    def __init__(self, vocab_size: int, pad_id: int, d_model: int = 256, n_heads: int = 4, enc_layers: int = 3,
-                 dec_layers: int = 3, ff_dim: int = 1024, dropout: float = 0.1, max_len: int = 512):
+    def __init__(self, vocab_size: int, pad_id: int, sep_id: int, d_model: int = 256, n_heads: int = 4,
+                 enc_layers: int = 3, dec_layers: int = 3, ff_dim: int = 1024, dropout: float = 0.1,
+                 max_len: int = 512):
         super().__init__(vocab_size, pad_id)
         self.d_model = d_model
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
@@ -118,7 +118,7 @@ class TransformerCopy(CopyModel):
         self.copy_key = nn.Linear(d_model, d_model)
         self.gate = nn.Linear(2 * d_model, 1)
         self.drop = nn.Dropout(dropout)
-        self.sep_id = Vocab.sep_id
+        self.sep_id = sep_id
         self.apply(self._init)
 
     @staticmethod

@@ -1,6 +1,6 @@
 """CodeQA-style QA pairs from any Python source tree (``codeqa make-dataset``).
 
-``code`` serialises functions like CodeQA's Python files, ``questions`` turns docstrings into pairs,
+``codeqa.codeformat`` serialises the functions, ``questions`` turns docstrings into pairs,
 ``dataset`` finds the files, splits by function and writes the CodeQA layout.
 """
 

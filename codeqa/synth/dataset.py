@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from codeqa.codeformat import ParsedSource, has_real_body
 from codeqa.data import PRETRAIN_SPLIT, SPLITS, write_split
 from codeqa.errors import CodeQAError
 from codeqa.fileio import write_json
 from codeqa.qtypes import QUESTION_TYPES, question_type
-from codeqa.synth.code import ParsedSource, has_real_body
 from codeqa.synth.overlap import OverlapIndex
 from codeqa.synth.questions import qa_pairs
 from codeqa.synth.sources import SourceFile, find_files, read_sources, stdlib_root

@@ -98,11 +98,6 @@ THIRD_PERSON = {_third_person(v): v for v in VERBS} | _IRREGULAR_THIRD
 PARTICIPLES = {_participle(v): v for v in VERBS} | _IRREGULAR_PARTICIPLES
 
 
-def third_person(verb: str) -> str:
-    """``return`` → ``returns``; ``copy`` → ``copies``."""
-    return {"do": "does", "go": "goes", "have": "has"}.get(verb) or _third_person(verb)
-
-
 DETERMINERS = words("""
 a an the this that these those each every all any some no its their his her our your my another other
 both either neither such several many multiple one two three

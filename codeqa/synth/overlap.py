@@ -10,6 +10,7 @@ snippet, or when the two are identical.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from pathlib import Path
 
 SHINGLE = 5
 
@@ -45,3 +46,20 @@ class OverlapIndex:
         for shingle in own:
             hits.update(self.postings.get(shingle, ()))
         return bool(hits) and hits.most_common(1)[0][1] / len(own) >= self.threshold
+
+
+def held_out_index(data_dirs: list[str | Path], lang: str = "python",
+                   splits: tuple[str, ...] = ("dev", "test")) -> OverlapIndex:
+    """The held-out code (``splits``, those present) of each CodeQA-layout dataset, indexed: what generated
+    pre-training pairs must not contain. A dataset with none of those splits is an error."""
+    from codeqa.data import available_splits, read_split
+    from codeqa.errors import CodeQAError
+
+    held_out: list[str] = []
+    for data_dir in data_dirs:
+        present = [s for s in splits if s in available_splits(data_dir, lang)]
+        if not present:
+            raise CodeQAError(f"{data_dir}: none of the held-out splits {','.join(splits)} found under "
+                              f"{data_dir}/{lang}/")
+        held_out += [ex.code for s in present for ex in read_split(data_dir, lang, s, "code.original")]
+    return OverlapIndex(held_out)

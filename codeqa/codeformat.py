@@ -1,4 +1,5 @@
-"""Python functions serialised on one line, the way CodeQA's Python files are.
+"""Python functions serialised on one line, the way CodeQA's Python files are: what the training data is made
+of (`codeqa make-dataset`) and what `codeqa answer` turns raw code into.
 
 What the real files show, and what is done here from the tokens (never from regexes over the source):
 
