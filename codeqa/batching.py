@@ -100,9 +100,8 @@ class Batch:
 
 
 def _pad(rows: list[list[int]], multiple: int = 1, value: int = 0) -> np.ndarray:
-    """Rows of ids as one (len(rows), width) array. Through numpy, not ``torch.tensor`` of nested lists:
-    that was most of a DataLoader worker's time (35-67 ms for a batch of 256 on a busy 2-core CPU, against
-    9-12 ms this way: two workers could not have fed the 19k examples/s a compiled step takes on an H200)."""
+    """Rows of ids as one (len(rows), width) array. Through numpy, not ``torch.tensor`` of nested lists,
+    which took most of a DataLoader worker's time: too slow to feed a compiled step on a fast GPU."""
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     width = -(-int(lengths.max()) // multiple) * multiple
     out = np.full((len(rows), width), value, dtype=np.int64)

@@ -12,6 +12,7 @@ import logging
 import sys
 
 from codeqa import __version__
+from codeqa.config import config_names
 from codeqa.errors import CodeQAError
 from codeqa.rerank import RERANKS
 
@@ -24,8 +25,8 @@ def _add_build_vocab(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", required=True, action="append",
                    help="root of the CodeQA layout <data_dir>/<lang>/<split>/; repeat it to pool several "
                         "datasets' training splits (e.g. generated pre-training data and CodeQA)")
-    p.add_argument("--lang", default="python")
-    p.add_argument("--split", default="train")
+    p.add_argument("--lang", default="python", help="the language folder under each data dir (default python)")
+    p.add_argument("--split", default="train", help="the split to count tokens in (default train)")
     p.add_argument("--code-field", default="code", choices=["code", "code.original"],
                    help="read <split>.code (identifiers split into words) or <split>.code.original")
     p.add_argument("--min-freq", type=int, default=2, help="keep tokens seen at least this often (default 2)")
@@ -49,7 +50,7 @@ def _run_build_vocab(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- train
 def _add_config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="kaggle_t4",
-                   help="a bundled config (quick, kaggle_t4, paper_lstm) or a YAML file (default kaggle_t4)")
+                   help=f"a bundled config ({', '.join(config_names())}) or a YAML file (default kaggle_t4)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set epochs=2 (repeatable; unknown keys are an error)")
 
@@ -59,8 +60,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                        description="Train on <data-dir>/<lang>/train, validate on <data-dir>/<lang>/dev. "
                                    "Multi-GPU: torchrun --nproc_per_node=N -m codeqa train ...")
     _add_config_args(p)
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--out-dir", required=True)
+    p.add_argument("--data-dir", required=True, help="root of the CodeQA layout <data-dir>/<lang>/<split>/")
+    p.add_argument("--out-dir", required=True,
+                   help="where the checkpoints, metrics.jsonl, logs.txt and curves go (one run at a time)")
     p.add_argument("--vocab", help="a vocabulary JSON (default: built from the training splits by the config's "
                                    "min_freq and max_vocab)")
     p.add_argument("--resume", metavar="auto|PATH",
@@ -82,12 +84,13 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="decode a split with a checkpoint and score the answers",
                        description="Write one predicted answer a line (aligned with the split) and print "
                                    "F1, ROUGE-L, exact match, official BLEU and sacreBLEU, by question type.")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--data-dir", required=True)
+    p.add_argument("--checkpoint", required=True, help="a model saved by `codeqa train` (best_model_<lang>.pt)")
+    p.add_argument("--data-dir", required=True, help="root of the CodeQA layout <data-dir>/<lang>/<split>/")
     p.add_argument("--lang", default=None, help="default: the checkpoint's")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", default="test", help="the split to answer (default test)")
     p.add_argument("--beam", type=int, default=None, help="beam size (default: the checkpoint's config; 1 = greedy)")
-    p.add_argument("--length-penalty", type=float, default=None)
+    p.add_argument("--length-penalty", type=float, default=None,
+                   help="a finished answer scores log-probability / length ** this (default: the checkpoint's)")
     p.add_argument("--rerank", choices=RERANKS, default=None,
                    help="which beam hypothesis answers: score (the beam's best) or mbr (the one that agrees "
                         "most with the others, by token F1); default: the checkpoint's config")
@@ -111,9 +114,11 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- bench
 def _add_bench(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="measure training and decoding speed; prints one JSON line")
+    p = sub.add_parser("bench", help="measure training and decoding speed; prints one JSON line",
+                       description="Time training steps and greedy / beam decoding of a config on this machine "
+                                   "(examples/s, tokens/s, peak GPU memory) and print them as one JSON line.")
     _add_config_args(p)
-    p.add_argument("--data-dir", required=True)
+    p.add_argument("--data-dir", required=True, help="root of the CodeQA layout: its train split is timed")
     p.add_argument("--steps", type=int, default=50, help="timed training steps")
     p.add_argument("--warmup", type=int, default=None,
                    help="untimed training steps first (default 10, or 40 with compile_mode: enough to compile "
@@ -122,7 +127,7 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
                    help="validation examples to decode, cycled (default 16384 on a GPU, 512 on a CPU; 0: "
                         "time training alone)")
     p.add_argument("--checkpoint", help="time decoding with this trained model (default: the benchmark's own)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.add_argument("--profile", metavar="FILE",
                    help="also profile 20 training steps and write torch.profiler's table of the operators "
                         "that cost the most host time (where a GPU that is not kept busy loses its time)")
@@ -147,16 +152,20 @@ def _add_kaggle(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("kaggle", help="package for Kaggle, upload, run the notebook, fetch its outputs",
                        description="Kaggle automation. prepare builds the upload folder; push, run, status and "
                                    "download call the `kaggle` command line (pip install 'codeqa[kaggle]').")
-    actions = p.add_subparsers(dest="kaggle_command", metavar="ACTION", required=True)
+    actions = p.add_subparsers(dest="kaggle_command", metavar="ACTION", required=True, help="the step to run")
     upload_help = "the folder made by `codeqa kaggle prepare` (default kaggle_upload)"
 
-    a = actions.add_parser("prepare", help="build codeqa_code.zip, codeqa_data.zip and the upload folders")
+    a = actions.add_parser("prepare", help="build codeqa_code.zip, codeqa_data.zip and the upload folders",
+                           description="Build the upload folder: the code dataset (codeqa's wheel, its "
+                                       "dependencies, the configs and the notebook), the data dataset (the "
+                                       "validated splits) and the kernel (the notebook and its metadata for a "
+                                       "GPU T4 x2). Nothing is uploaded.")
     a.add_argument("--data-dir", required=True, help="CodeQA layout root: <data-dir>/<lang>/{train,dev[,test]}/")
     a.add_argument("--owner", help="your Kaggle user name (default: $KAGGLE_USERNAME)")
     a.add_argument("--out", default="kaggle_upload", help="where to write (default kaggle_upload)")
     a.add_argument("--internet", action=argparse.BooleanOptionalAction, default=False,
                    help="turn the notebook's Internet on (default off: everything it needs is bundled)")
-    a.add_argument("--lang", default="python")
+    a.add_argument("--lang", default="python", help="the language folder of the data to ship (default python)")
     a.add_argument("--vocab", help="vocabulary JSON to ship (default <data-dir>/vocab.json, else none: training "
                                    "builds the one its config asks for)")
     a.add_argument("--wheels-from", metavar="DIR",
@@ -167,18 +176,22 @@ def _add_kaggle(sub: argparse._SubParsersAction) -> None:
                    help="bundle only the codeqa wheel (the notebook then needs Internet or Kaggle's packages)")
     a.add_argument("--resume-from", metavar="OWNER/KERNEL", action="append", default=[],
                    help="add an earlier run's output as kernel source; the notebook resumes from its last.pt")
-    a.add_argument("--code-slug", default="codeqa-code")
-    a.add_argument("--data-slug", default="codeqa-data")
-    a.add_argument("--kernel-slug", default="codeqa-train")
+    a.add_argument("--code-slug", default="codeqa-code", help="the code dataset's slug (default codeqa-code)")
+    a.add_argument("--data-slug", default="codeqa-data", help="the data dataset's slug (default codeqa-data)")
+    a.add_argument("--kernel-slug", default="codeqa-train", help="the notebook's slug (default codeqa-train)")
     a.add_argument("--license", default="CC0-1.0", help="dataset license name (default CC0-1.0)")
     a.add_argument("--repo", help="the codeqa source checkout to build the wheel from (default: this one)")
     a.add_argument("--notebook", help="the notebook to ship (default notebooks/kaggle_train.ipynb)")
 
-    a = actions.add_parser("push", help="create both datasets, or upload a new version of them")
+    a = actions.add_parser("push", help="create both datasets, or upload a new version of them",
+                           description="Upload the code and data datasets of a prepared folder: create them, or "
+                                       "add a new version to those that exist.")
     a.add_argument("--upload-dir", default="kaggle_upload", help=upload_help)
     a.add_argument("-m", "--message", help="version notes (default: codeqa version and date)")
 
-    a = actions.add_parser("run", help="push the notebook as a kernel, which starts it on a T4 x2")
+    a = actions.add_parser("run", help="push the notebook as a kernel, which starts it on a T4 x2",
+                           description="Push the notebook as a kernel with both datasets as inputs; Kaggle starts "
+                                       "it on a GPU T4 x2 machine.")
     a.add_argument("--upload-dir", default="kaggle_upload", help=upload_help)
     a.add_argument("--resume-from", metavar="OWNER/KERNEL",
                    help="an earlier run to continue: its output becomes an input and training resumes from it")
@@ -186,11 +199,14 @@ def _add_kaggle(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--internet", action=argparse.BooleanOptionalAction, default=None,
                    help="override the notebook's Internet setting")
 
-    a = actions.add_parser("status", help="the datasets' and the kernel's status")
+    a = actions.add_parser("status", help="the datasets' and the kernel's status",
+                           description="Show whether the datasets are ready and whether the kernel is queued, "
+                                       "running, complete or failed.")
     a.add_argument("--upload-dir", default="kaggle_upload", help=upload_help)
     a.add_argument("--kernel", metavar="OWNER/KERNEL", help="default: the id in kernel-metadata.json")
 
-    a = actions.add_parser("download", help="download the kernel's outputs (models, checkpoints, curves, logs)")
+    a = actions.add_parser("download", help="download the kernel's outputs (models, checkpoints, curves, logs)",
+                           description="Download a kernel's outputs and summarise what came back.")
     a.add_argument("--upload-dir", default="kaggle_upload", help=upload_help)
     a.add_argument("--kernel", metavar="OWNER/KERNEL", help="default: the id in kernel-metadata.json")
     a.add_argument("--out", help="where to put them (default runs/kaggle/<kernel-slug>)")
@@ -235,7 +251,7 @@ def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
                         help="write every pair as the pretrain split of this CodeQA-layout dataset "
                              "(DATA_DIR/<lang>/pretrain/), leaving out near-duplicates of its held-out "
                              "(--exclude-splits) code: what configs with pretrain_split pre-train on")
-    p.add_argument("--lang", default="python", choices=["python"])
+    p.add_argument("--lang", default="python", choices=["python"], help="the language folder to write (python)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split: same sources and seed, same bytes")
     p.add_argument("--split", default="0.8,0.1,0.1", help="train,dev,test shares of the functions")
     p.add_argument("--with-test", action="store_true",
@@ -279,14 +295,14 @@ def _add_answer(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("answer", help="answer a question about a piece of Python with a trained model",
                        description="Turn raw Python (its first function) into the training data's code format "
                                    "and print the model's answer; with --top-k, the K best with their scores.")
-    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--checkpoint", required=True, help="a model saved by `codeqa train` (best_model_<lang>.pt)")
     code = p.add_mutually_exclusive_group(required=True)
     code.add_argument("--code", dest="code_file", metavar="FILE", help="a Python file")
     code.add_argument("--code-text", metavar="TEXT", help="Python source given on the command line")
-    p.add_argument("--question", required=True)
-    p.add_argument("--top-k", type=int, default=1)
+    p.add_argument("--question", required=True, help='the question, e.g. "What does the code return ?"')
+    p.add_argument("--top-k", type=int, default=1, help="print the K best answers with their scores (default 1)")
     p.add_argument("--beam", type=int, default=None, help="beam size (default: the checkpoint's config)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.set_defaults(run=_run_answer)
 
 
@@ -313,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "about source code (the CodeQA benchmark).")
     parser.add_argument("--version", action="version", version=f"codeqa {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="what to do")
     for add in SUBCOMMANDS:
         add(sub)
     return parser

@@ -170,6 +170,11 @@ def parse_duration(text: str) -> float:
     return h * 3600 + m * 60 + s
 
 
+def config_names() -> list[str]:
+    """The bundled configs, by name."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
 def config_path(name_or_file: str) -> Path:
     """A bundled config by name (``quick``) or a YAML file path."""
     path = Path(name_or_file)
@@ -179,7 +184,7 @@ def config_path(name_or_file: str) -> Path:
         return path
     bundled = CONFIG_DIR / f"{name_or_file}.yaml"
     if not bundled.is_file():
-        names = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+        names = ", ".join(config_names())
         raise CodeQAError(f"config {name_or_file!r} not found: give a YAML file or one of {names}")
     return bundled
 

@@ -15,7 +15,7 @@
 # CONFIG (default small: trains on a CPU) names the model; on a GPU use kaggle_t4. PACKAGES (default: this
 # Python's site-packages) are the other sources of generated pairs, space-separated: folders, wheels or
 # folders of wheels (e.g. PACKAGES="<site-packages> wheels/" after `pip download -d wheels ...`, the more
-# varied data of README "Results"); CODEQA the codeqa command to run;
+# varied data of docs/results.md); CODEQA the codeqa command to run;
 # SETTINGS more `key=value` config overrides for the training (e.g. "max_time=6m").
 set -euo pipefail
 root=${1:?usage: recipes/codeqa_dev.sh CODEQA_ROOT WORK_DIR [CONFIG]}

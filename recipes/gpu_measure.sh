@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU measurements of README "Speed" and the kaggle_t4 rows of "Results", in one command sized to fit
+# The GPU measurements of docs/speed.md and the kaggle_t4 rows of docs/results.md, in one command sized to fit
 # one device call (about six minutes on an H100):
 #
 #   recipes/gpu_measure.sh CODEQA_ROOT WORK_DIR

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The 7,000 real CodeQA Python dev examples as a train/dev dataset: 1,000 consecutive examples validate, the
-# other 6,000 train. By default the last 1,000 validate (block 6), as every README number does; another
+# other 6,000 train. By default the last 1,000 validate (block 6), as every number in docs/results.md does; another
 # block (0-5) gives a second held-out slice. The file is ordered so that the questions about one snippet sit
 # together: only the snippets at a block's edges can be split. It is not shuffled: block 0 holds 117 of its
 # 201 yes/no questions, block 6 five.

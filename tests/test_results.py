@@ -1,4 +1,5 @@
-"""The committed measured runs (results/) agree with what results/README.md says of them."""
+"""The committed measured runs (results/) agree with what results/README.md, docs/results.md and the README's
+results table say of them."""
 
 import json
 import re
@@ -9,7 +10,9 @@ import pytest
 from codeqa.data import read_split
 from codeqa.metrics import normalize_answer
 
-RESULTS = Path(__file__).resolve().parent.parent / "results"
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "results"
+RESULTS_DOC = ROOT / "docs" / "results.md"
 RUNS = sorted(p for p in RESULTS.iterdir() if p.is_dir())
 
 
@@ -51,8 +54,25 @@ def test_fine_tuning_curve_selects_its_best_epoch(run):
     assert curve[-1]["best_epoch"] == best["epoch"] == json.loads((run / "decoding.json").read_text())["epoch"]
 
 
-def test_readme_share_of_answer_words_in_neither_question_nor_code(real_data_root):
-    """The README's reason the targets are out of reach, recomputed: the share of the 1,000 held-out answers'
+def test_readme_rows_are_measured_runs():
+    """Each measured row of the README's results table states the scores of a committed run, or of a row of
+    docs/results.md (the runs measured before results/ kept their files); the reference rows are other
+    systems'."""
+    measured = {tuple(round(json.loads((run / "dev_chosen.json").read_text())["overall"][k], 1)
+                      for k in ("f1", "rouge_l", "exact_match", "bleu")) for run in RUNS}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Results"):readme.index("## More")]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert len(rows) >= 3
+    doc = RESULTS_DOC.read_text(encoding="utf-8").replace("**", "")
+    for row in rows:
+        cells = [cell.strip().strip("*") for cell in row.strip("|").split("|")]
+        scores = tuple(float(x) for x in cells[1:5])
+        assert scores in measured or f"| {' | '.join(cells[1:5])} |" in doc, row
+
+
+def test_share_of_answer_words_in_neither_question_nor_code(real_data_root):
+    """docs/results.md's reason the targets are out of reach, recomputed: the share of the 1,000 held-out answers'
     words (lower-cased, as F1 compares them) that occur in neither their question nor their code."""
     held_out = read_split(real_data_root, "python", "dev")[6000:]  # recipes/split_dev.sh: lines 6001-7000
     assert len(held_out) == 1000
@@ -62,16 +82,16 @@ def test_readme_share_of_answer_words_in_neither_question_nor_code(real_data_roo
         words = normalize_answer(example.answer).split()
         total += len(words)
         missing += sum(word not in seen for word in words)
-    readme = (RESULTS.parent / "README.md").read_text(encoding="utf-8")
-    stated = re.search(r"(\d+)% of the held-out answer\s+words", readme)
+    stated = re.search(r"(\d+)% of the held-out answer\s+words", RESULTS_DOC.read_text(encoding="utf-8"))
     assert stated and int(stated.group(1)) == round(100 * missing / total)
 
 
-def test_readme_yes_no_counts_of_the_split(real_data_root):
-    """The README's point on exact match: CodeQA's yes/no answers cluster in the dev file's first 1,000."""
+def test_yes_no_counts_of_the_split(real_data_root):
+    """docs/results.md's point on exact match: CodeQA's yes/no answers cluster in the dev file's first 1,000."""
     answers = [normalize_answer(e.answer) for e in read_split(real_data_root, "python", "dev")]
     yes_no = [i for i, answer in enumerate(answers) if answer in ("yes", "no")]
     assert len(yes_no) == 201 and sum(i < 1000 for i in yes_no) == 117
     assert [answers[i] for i in yes_no if i >= 6000] == ["no"] * 5
-    readme = " ".join((RESULTS.parent / "README.md").read_text(encoding="utf-8").split())
-    assert '117 of its 201 are in the first 1,000 examples, 5 (all "no") in the last 1,000' in readme
+    doc = " ".join(RESULTS_DOC.read_text(encoding="utf-8").split())
+    stated = re.search(r"(\d+) of its (\d+) are in the first 1,000 examples, (\d+) \(all \"no\"\) in the last", doc)
+    assert stated and [int(n) for n in stated.groups()] == [117, 201, 5]

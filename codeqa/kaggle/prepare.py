@@ -81,8 +81,8 @@ def collect_data(data_dir: Path, lang: str, vocab: str | Path | None) -> tuple[d
     """The data zip's members (validated splits, and the vocabulary when there is one) and its manifest.
 
     Without a vocabulary (``--vocab`` or ``<data>/vocab.json``) none is shipped: training then builds the one
-    its config asks for (``kaggle_t4``: at most 30,000 tokens over the train and pretrain splits), as every
-    measured run did. A vocabulary built here could only guess the notebook's config."""
+    its config asks for (``min_freq``, ``max_vocab``, over the train and pretrain splits), as every measured
+    run did. A vocabulary built here could only guess the notebook's config."""
     from codeqa.data import read_split, split_dir
     from codeqa.vocab import Vocab
 

@@ -32,7 +32,7 @@ PREP_ROLES = {
     "as": "how",
     "in": "where", "on": "where", "at": "where", "within": "where", "inside": "where", "under": "where",
     "across": "where",
-    "from": "in which direction",       # as CodeQA: 36 of its 44 Where/In which direction "from" answers
+    "from": "in which direction",       # as most of CodeQA's "from" answers are
     "into": "what", "to": "what",       # "What does the code convert X to ?" / "y"
     "onto": "in which direction", "towards": "in which direction",
     "toward": "in which direction",

@@ -4,7 +4,7 @@
 Archives are read in place, never extracted: a member's name is only ever displayed, so a hostile path in
 an archive cannot write anywhere, and a member larger than :data:`MAX_MEMBER_BYTES` is skipped unread.
 This lets ``pip download -d wheels PACKAGE ...`` feed ``codeqa make-dataset --source wheels`` directly:
-more varied pre-training pairs than the installed packages alone (README, "Results").
+more varied pre-training pairs than the installed packages alone (docs/results.md).
 """
 
 from __future__ import annotations
