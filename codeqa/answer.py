@@ -29,6 +29,9 @@ def code_fields(source: str, origin: str = "<code>") -> tuple[str, str]:
     functions = [n for n in ast.walk(parsed.tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if functions:
         return parsed.function_code(min(functions, key=lambda n: (n.lineno, n.col_offset)))
+    if not parsed.tree.body:
+        raise CodeQAError(f"{origin}: no code in it (empty, or only comments); expected a Python function or "
+                          "statements")
     wrapped = "def snippet():\n" + "".join("    " + line for line in source.splitlines(keepends=True))
     parsed = ParsedSource.parse(wrapped, origin)
     code, original = parsed.function_code(parsed.tree.body[0])
@@ -45,10 +48,16 @@ def answer(checkpoint_path: str | Path, question: str, *, code: str | None = Non
             code = Path(code_file).read_text(encoding="utf-8")
         except FileNotFoundError:
             raise CodeQAError(f"{code_file}: file not found") from None
+        except IsADirectoryError:
+            raise CodeQAError(f"{code_file}: a folder; expected a Python file") from None
+        except OSError as err:
+            raise CodeQAError(f"{code_file}: cannot read ({err.strerror})") from None
         except UnicodeDecodeError as err:
             raise CodeQAError(f"{code_file}: not UTF-8 text ({err.reason})") from None
     if not question.strip():
         raise CodeQAError("--question is empty")
+    if top_k < 1:
+        raise CodeQAError(f"--top-k {top_k}: must be >= 1")
     dev = default_device(device)
     model, vocab, config = load_model(checkpoint_path, dev)
     split_code, original = code_fields(code, code_file or "--code-text")

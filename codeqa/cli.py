@@ -17,6 +17,28 @@ from codeqa.errors import CodeQAError
 from codeqa.rerank import RERANKS
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, as codeqa's own are."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def at_least(low: float, kind: type = int):
+    """An argparse type: a number of ``kind`` that is at least ``low``."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {text}")
+        return value
+
+    return parse
+
+
 # ---------------------------------------------------------------- build-vocab
 def _add_build_vocab(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build-vocab", help="build the JSON vocabulary from a training split",
@@ -29,8 +51,8 @@ def _add_build_vocab(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="train", help="the split to count tokens in (default train)")
     p.add_argument("--code-field", default="code", choices=["code", "code.original"],
                    help="read <split>.code (identifiers split into words) or <split>.code.original")
-    p.add_argument("--min-freq", type=int, default=2, help="keep tokens seen at least this often (default 2)")
-    p.add_argument("--max-size", type=int, default=50000, help="at most this many tokens, specials included")
+    p.add_argument("--min-freq", type=at_least(1), default=2, help="keep tokens seen at least this often (default 2)")
+    p.add_argument("--max-size", type=at_least(5), default=50000, help="at most this many tokens, specials included")
     p.add_argument("--out", required=True, help="the vocabulary JSON file to write")
     p.set_defaults(run=_run_build_vocab)
 
@@ -88,13 +110,14 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", required=True, help="root of the CodeQA layout <data-dir>/<lang>/<split>/")
     p.add_argument("--lang", default=None, help="default: the checkpoint's")
     p.add_argument("--split", default="test", help="the split to answer (default test)")
-    p.add_argument("--beam", type=int, default=None, help="beam size (default: the checkpoint's config; 1 = greedy)")
-    p.add_argument("--length-penalty", type=float, default=None,
+    p.add_argument("--beam", type=at_least(1), default=None,
+                   help="beam size (default: the checkpoint's config; 1 = greedy)")
+    p.add_argument("--length-penalty", type=at_least(0, float), default=None,
                    help="a finished answer scores log-probability / length ** this (default: the checkpoint's)")
     p.add_argument("--rerank", choices=RERANKS, default=None,
                    help="which beam hypothesis answers: score (the beam's best) or mbr (the one that agrees "
                         "most with the others, by token F1); default: the checkpoint's config")
-    p.add_argument("--batch-size", type=int, default=None,
+    p.add_argument("--batch-size", type=at_least(1), default=None,
                    help="examples decoded at once (default: the checkpoint config's decode_batch_size)")
     p.add_argument("--out", required=True, help="the predictions file to write")
     p.add_argument("--metrics-out", help="also save the metrics as JSON here")
@@ -119,11 +142,11 @@ def _add_bench(sub: argparse._SubParsersAction) -> None:
                                    "(examples/s, tokens/s, peak GPU memory) and print them as one JSON line.")
     _add_config_args(p)
     p.add_argument("--data-dir", required=True, help="root of the CodeQA layout: its train split is timed")
-    p.add_argument("--steps", type=int, default=50, help="timed training steps")
-    p.add_argument("--warmup", type=int, default=None,
+    p.add_argument("--steps", type=at_least(1), default=50, help="timed training steps")
+    p.add_argument("--warmup", type=at_least(0), default=None,
                    help="untimed training steps first (default 10, or 40 with compile_mode: enough to compile "
                         "every graph)")
-    p.add_argument("--decode-examples", type=int, default=None,
+    p.add_argument("--decode-examples", type=at_least(0), default=None,
                    help="validation examples to decode, cycled (default 16384 on a GPU, 512 on a CPU; 0: "
                         "time training alone)")
     p.add_argument("--checkpoint", help="time decoding with this trained model (default: the benchmark's own)")
@@ -205,11 +228,16 @@ def _add_kaggle(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--upload-dir", default="kaggle_upload", help=upload_help)
     a.add_argument("--kernel", metavar="OWNER/KERNEL", help="default: the id in kernel-metadata.json")
 
-    a = actions.add_parser("download", help="download the kernel's outputs (models, checkpoints, curves, logs)",
-                           description="Download a kernel's outputs and summarise what came back.")
+    a = actions.add_parser("download", help="download the kernel's outputs (best model, curves, logs, metrics)",
+                           description="Download what a user needs from the kernel's full run (the best model, "
+                                       "metrics.jsonl, training_curves.png, logs.txt, decoding.json) and "
+                                       "summarise it; --with-resume also fetches what continues the run.")
     a.add_argument("--upload-dir", default="kaggle_upload", help=upload_help)
     a.add_argument("--kernel", metavar="OWNER/KERNEL", help="default: the id in kernel-metadata.json")
     a.add_argument("--out", help="where to put them (default runs/kaggle/<kernel-slug>)")
+    a.add_argument("--with-resume", action="store_true",
+                   help="the whole run folder: last.pt (with the optimizer state) and the checkpoints too, to "
+                        "continue the run elsewhere")
     p.set_defaults(run=_run_kaggle)
 
 
@@ -230,7 +258,7 @@ def _run_kaggle(args: argparse.Namespace) -> int:
     elif args.kaggle_command == "status":
         commands.status(args.upload_dir, args.kernel)
     else:
-        commands.download(args.upload_dir, args.out, args.kernel)
+        commands.download(args.upload_dir, args.out, args.kernel, args.with_resume)
     return 0
 
 
@@ -261,9 +289,9 @@ def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
                         "of this CodeQA-layout dataset: pre-training data must not contain validation or test "
                         "code (repeatable)")
     p.add_argument("--exclude-splits", default="dev,test", help="which splits --exclude-like reads (default dev,test)")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
+    p.add_argument("--workers", type=at_least(0), default=0, metavar="N",
                    help="processes that parse the files (default 0: one per CPU core); the output is the same")
-    p.add_argument("--max-files", type=int, default=0, metavar="N",
+    p.add_argument("--max-files", type=at_least(0), default=0, metavar="N",
                    help="read at most N of the .py files found, a sample drawn with --seed (default 0: all)")
     p.set_defaults(run=_run_make_dataset)
 
@@ -300,8 +328,9 @@ def _add_answer(sub: argparse._SubParsersAction) -> None:
     code.add_argument("--code", dest="code_file", metavar="FILE", help="a Python file")
     code.add_argument("--code-text", metavar="TEXT", help="Python source given on the command line")
     p.add_argument("--question", required=True, help='the question, e.g. "What does the code return ?"')
-    p.add_argument("--top-k", type=int, default=1, help="print the K best answers with their scores (default 1)")
-    p.add_argument("--beam", type=int, default=None, help="beam size (default: the checkpoint's config)")
+    p.add_argument("--top-k", type=at_least(1), default=1,
+                   help="print the K best answers with their scores (default 1)")
+    p.add_argument("--beam", type=at_least(1), default=None, help="beam size (default: the checkpoint's config)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when available)")
     p.set_defaults(run=_run_answer)
 
@@ -325,7 +354,7 @@ SUBCOMMANDS = [_add_make_dataset, _add_build_vocab, _add_train, _add_evaluate, _
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codeqa", description="Train and run models that answer questions "
+    parser = Parser(prog="codeqa", description="Train and run models that answer questions "
                                      "about source code (the CodeQA benchmark).")
     parser.add_argument("--version", action="version", version=f"codeqa {__version__}")
     parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors on stderr")

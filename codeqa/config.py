@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,6 +24,7 @@ MODEL_KEYS = ("model", "d_model", "n_heads", "enc_layers", "dec_layers", "ff_dim
               "max_src_len", "max_tgt_len")
 
 
+MODELS = ("transformer", "pointer_lstm")
 COMPILE_MODES = ("", "default", "max-autotune-no-cudagraphs")
 # Modes that replay CUDA graphs: a graph replays one shape, and codeqa's batches change shape every step.
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
@@ -103,39 +106,93 @@ class TrainConfig:
         """What :func:`codeqa.models.build_model` needs: the shape keys and the dropout."""
         return {**{k: getattr(self, k) for k in MODEL_KEYS}, "dropout": self.dropout}
 
-    def validate(self) -> TrainConfig:
-        checks = [
-            (self.model in ("transformer", "pointer_lstm"), "model must be transformer or pointer_lstm"),
-            (self.optimizer in ("adamw", "adagrad"), "optimizer must be adamw or adagrad"),
-            (self.precision in ("auto", "fp32", "fp16", "bf16"), "precision must be auto, fp32, fp16 or bf16"),
-            (self.compile_mode not in CUDA_GRAPH_MODES,
-             (f"compile_mode {self.compile_mode!r} replays CUDA graphs, which need one batch shape, and "
-              "codeqa's batches vary: use 'default' or 'max-autotune-no-cudagraphs'")),
-            (self.compile_mode in COMPILE_MODES, "compile_mode must be one of " + ", ".join(map(repr, COMPILE_MODES))),
-            (self.select_metric in ("val_loss", "f1", "rouge_l"), "select_metric must be val_loss, f1 or rouge_l"),
-            (self.lr_schedule in ("linear", "constant"), "lr_schedule must be linear or constant"),
-            (self.code_field in ("code", "code.original"), "code_field must be code or code.original"),
-            (self.d_model % self.n_heads == 0, "d_model must be divisible by n_heads"),
-            (self.batch_size >= 1 and self.epochs >= 1, "batch_size and epochs must be >= 1"),
-            (self.pretrain_epochs >= 0, "pretrain_epochs must be >= 0"),
-            (self.pretrain_split not in (self.train_split, self.valid_split),
+    def validate(self, where: Callable[[str], str] | None = None) -> TrainConfig:
+        """Every setting within its range (:data:`RULES`), and the settings that depend on each other
+        consistent; the error names where the value came from: ``where(key)``, e.g. ``--set lr``."""
+        where = where or (lambda key: "config")
+        for key, (ok, expected) in RULES.items():
+            value = getattr(self, key)
+            if not ok(value):
+                raise CodeQAError(f"{where(key)}: {key} must be {expected}, got {value!r}")
+        if self.compile_mode in CUDA_GRAPH_MODES:
+            raise CodeQAError(f"{where('compile_mode')}: compile_mode {self.compile_mode!r} replays CUDA graphs, "
+                              "which need one batch shape, and codeqa's batches vary: use 'default' or "
+                              "'max-autotune-no-cudagraphs'")
+        pairs = [
+            (self.model != "transformer" or self.d_model % self.n_heads == 0, ("n_heads", "d_model"),
+             f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"),
+            (self.pretrain_split not in (self.train_split, self.valid_split), ("pretrain_split", "train_split"),
              "pretrain_split must differ from train_split and valid_split"),
-            (self.max_src_len >= 2 and self.max_tgt_len >= 2, "max_src_len and max_tgt_len must be >= 2"),
-            (self.beam_size >= 1, "beam_size must be >= 1"),
-            (self.rerank in RERANKS, f"rerank must be one of {', '.join(RERANKS)}"),
-            (self.decode_batch_size >= 0, "decode_batch_size must be >= 0 (0: by device)"),
-            (self.select_metric == "val_loss" or self.eval_every >= 1,
-             "select_metric f1/rouge_l needs eval_every >= 1"),
+            (self.select_metric == "val_loss" or self.eval_every >= 1, ("eval_every", "select_metric"),
+             f"select_metric {self.select_metric} needs eval_every >= 1 (the answers are decoded to score them)"),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise CodeQAError(f"config: {message}")
-        parse_duration(self.max_time)
-        if self.tune_beam_sizes:
-            parse_list(self.tune_beam_sizes, int, "tune_beam_sizes")
-            parse_list(self.tune_length_penalties, float, "tune_length_penalties")
-            parse_reranks(self.tune_reranks)
+        for ok, keys, message in pairs:
+            if not ok:  # named after the key given on the command line, if one was
+                places = [where(k) for k in keys]
+                raise CodeQAError(f"{next((p for p in places if p.startswith('--set')), places[0])}: {message}")
+        key = "max_time"
+        try:
+            parse_duration(self.max_time)
+            if self.tune_beam_sizes:  # the decoding grid
+                for key, kind in (("tune_beam_sizes", int), ("tune_length_penalties", float)):
+                    parse_list(getattr(self, key), kind, key)
+                key = "tune_reranks"
+                parse_reranks(self.tune_reranks)
+        except CodeQAError as err:
+            raise CodeQAError(f"{where(key)}: {err}") from None
         return self
+
+
+def _at_least(low, strict: bool = False):
+    return (lambda v: v > low) if strict else (lambda v: v >= low)
+
+
+def _one_of(*choices):
+    return lambda v: v in choices
+
+
+def _choices(*choices) -> str:
+    return "one of " + ", ".join(repr(c) for c in choices)
+
+
+# What each setting allows: (check, what is expected), in the order of the dataclass.
+RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "model": (_one_of(*MODELS), _choices(*MODELS)),
+    **{k: (_at_least(1), ">= 1") for k in ("d_model", "n_heads", "enc_layers", "dec_layers", "ff_dim", "emb_dim",
+                                            "hidden")},
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "code_field": (_one_of("code", "code.original"), _choices("code", "code.original")),
+    "max_src_len": (_at_least(2), ">= 2"),
+    "max_tgt_len": (_at_least(2), ">= 2"),
+    "min_freq": (_at_least(1), ">= 1"),
+    "max_vocab": (_at_least(5), ">= 5 (the special tokens)"),
+    "max_train_examples": (_at_least(0), ">= 0 (0: all)"),
+    "max_valid_examples": (_at_least(0), ">= 0 (0: all)"),
+    "pretrain_epochs": (_at_least(0), ">= 0 (0: no pre-training)"),
+    "optimizer": (_one_of("adamw", "adagrad"), _choices("adamw", "adagrad")),
+    "lr": (_at_least(0, strict=True), "> 0"),
+    "weight_decay": (_at_least(0), ">= 0"),
+    "adagrad_init_acc": (_at_least(0), ">= 0"),
+    "warmup_steps": (_at_least(0), ">= 0"),
+    "lr_schedule": (_one_of("linear", "constant"), _choices("linear", "constant")),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "grad_clip": (_at_least(0), ">= 0 (0: no clipping)"),
+    "batch_size": (_at_least(1), ">= 1"),
+    "epochs": (_at_least(1), ">= 1"),
+    "precision": (_one_of("auto", "fp32", "fp16", "bf16"), _choices("auto", "fp32", "fp16", "bf16")),
+    "compile_mode": (_one_of(*COMPILE_MODES, *CUDA_GRAPH_MODES), _choices(*COMPILE_MODES)),
+    "seed": (_at_least(0), ">= 0"),
+    "num_workers": (_at_least(0), ">= 0 (0: batches made in the training process)"),
+    "select_metric": (_one_of("val_loss", "f1", "rouge_l"), _choices("val_loss", "f1", "rouge_l")),
+    "patience": (_at_least(0), ">= 0 (0: never stop early)"),
+    "eval_every": (_at_least(0), ">= 0 (0: never decode)"),
+    "beam_size": (_at_least(1), ">= 1"),
+    "length_penalty": (_at_least(0), ">= 0"),
+    "rerank": (_one_of(*RERANKS), _choices(*RERANKS)),
+    "decode_batch_size": (_at_least(0), ">= 0 (0: by device)"),
+    "save_every": (_at_least(0), ">= 0 (0: no numbered checkpoints)"),
+    "log_every": (_at_least(1), ">= 1"),
+}
 
 
 def parse_list(text: str, kind: type, key: str) -> list:
@@ -145,7 +202,7 @@ def parse_list(text: str, kind: type, key: str) -> list:
     except ValueError:
         values = []
     if not values or any(v < (1 if kind is int else 0) for v in values):
-        raise CodeQAError(f"config: {key} must be a comma-separated list of "
+        raise CodeQAError(f"{key} must be a comma-separated list of "
                           f"{'beam sizes >= 1' if kind is int else 'numbers >= 0'}, got {text!r}")
     return values
 
@@ -154,7 +211,7 @@ def parse_reranks(text: str) -> list[str]:
     """``"score,mbr"`` → ``["score", "mbr"]`` (each once); a clear error for an unknown method."""
     values = list(dict.fromkeys(part.strip() for part in str(text).split(",") if part.strip()))
     if not values or any(v not in RERANKS for v in values):
-        raise CodeQAError(f"config: tune_reranks must be a comma-separated list of {', '.join(RERANKS)}, "
+        raise CodeQAError(f"tune_reranks must be a comma-separated list of {', '.join(RERANKS)}, "
                           f"got {text!r}")
     return values
 
@@ -165,7 +222,7 @@ def parse_duration(text: str) -> float:
         return 0.0
     match = re.fullmatch(r"\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*", str(text))
     if not match or not any(match.groups()):
-        raise CodeQAError(f"config: max_time {text!r} is not a duration like 11h30m, 90m or 45s")
+        raise CodeQAError(f"max_time {text!r} is not a duration like 11h30m, 90m or 45s")
     h, m, s = (float(g) if g else 0.0 for g in match.groups())
     return h * 3600 + m * 60 + s
 
@@ -190,6 +247,7 @@ def config_path(name_or_file: str) -> Path:
 
 
 def apply_overrides(values: dict, overrides: list[str]) -> dict:
+    """``values`` with each ``key=value`` of ``overrides`` (YAML-typed) set."""
     known = set(TrainConfig.keys())
     for item in overrides:
         if "=" not in item:
@@ -202,7 +260,13 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
     return values
 
 
-def from_dict(values: dict, source: str) -> TrainConfig:
+def from_dict(values: dict, source: str, overridden: set[str] | frozenset[str] = frozenset()) -> TrainConfig:
+    """A validated config from ``values`` read from ``source``; the keys in ``overridden`` came from
+    ``--set``, and an error about one of them names ``--set KEY``."""
+
+    def where(key: str) -> str:
+        return f"--set {key}" if key in overridden else source
+
     known = {f.name: f for f in fields(TrainConfig)}
     unknown = sorted(set(values) - set(known))
     if unknown:
@@ -226,9 +290,9 @@ def from_dict(values: dict, source: str) -> TrainConfig:
         except ValueError:
             ok = False
         if not ok:
-            raise CodeQAError(f"{source}: {key} must be of type {kind}, got {value!r}") from None
+            raise CodeQAError(f"{where(key)}: {key} must be of type {kind}, got {value!r}") from None
         typed[key] = value
-    return TrainConfig(**typed).validate()
+    return TrainConfig(**typed).validate(where)
 
 
 def load_config(name_or_file: str, overrides: list[str] | None = None) -> TrainConfig:
@@ -239,5 +303,6 @@ def load_config(name_or_file: str, overrides: list[str] | None = None) -> TrainC
         raise CodeQAError(f"{path}: not valid YAML ({err})") from None
     if not isinstance(values, dict):
         raise CodeQAError(f"{path}: expected a mapping of config keys to values")
-    values = apply_overrides(values, overrides or [])
-    return from_dict(values, str(path))
+    overrides = overrides or []
+    values = apply_overrides(values, overrides)
+    return from_dict(values, str(path), {item.split("=", 1)[0].strip() for item in overrides})

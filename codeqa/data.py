@@ -63,6 +63,10 @@ def read_lines(path: Path) -> list[str]:
             f"{path}:{line}: bytes that are not UTF-8 ({err.reason} at byte {err.start}); "
             "CodeQA files must be UTF-8 text"
         ) from None
+    text = text.removeprefix("\ufeff")  # a byte-order mark some editors write: not part of the first word
+    if "\x00" in text:
+        raise CodeQAError(f"{path}:{text.count(chr(10), 0, text.index(chr(0))) + 1}: a NUL byte; CodeQA files must "
+                          "be text, one example a line")
     if not text:
         return []
     lines = text.split("\n")
@@ -72,9 +76,11 @@ def read_lines(path: Path) -> list[str]:
 
 
 def read_split(
-    data_dir: str | Path, lang: str = "python", split: str = "train", code_field: str = "code"
+    data_dir: str | Path, lang: str = "python", split: str = "train", code_field: str = "code",
+    keep_empty: bool = False,
 ) -> list[Example]:
-    """Read one split, validated; examples with an empty question or answer are dropped with a warning."""
+    """Read one split, validated. Examples with an empty question or answer are dropped with a warning
+    (nothing to learn from), unless ``keep_empty``: then every line is an example, as answering needs."""
     if code_field not in CODE_FIELDS:
         raise CodeQAError(f"code_field must be one of {', '.join(CODE_FIELDS)}, got {code_field!r}")
     directory = split_dir(data_dir, lang, split)
@@ -98,10 +104,12 @@ def read_split(
     for question, code, answer in zip(columns["question"], columns["code"], columns["answer"]):
         if not question.strip() or not answer.strip():
             dropped += 1
-            continue
+            if not keep_empty:
+                continue
         examples.append(Example(question.strip(), code.strip(), answer.strip()))
     if dropped:
-        log.warning("%s: dropped %d example(s) with an empty question or answer", directory, dropped)
+        what = "kept, one line each," if keep_empty else "dropped"
+        log.warning("%s: %s %d example(s) with an empty question or answer", directory, what, dropped)
     if not examples:
         raise CodeQAError(f"{directory}: split {split!r} has no example with a question and an answer")
     return examples

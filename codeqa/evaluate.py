@@ -24,16 +24,21 @@ def evaluate(checkpoint_path: str | Path, data_dir: str | Path, split: str, out:
     model, vocab, config = load_model(checkpoint_path, dev)
     decoding = DecodeConfig.from_config(config, beam_size=beam_size, length_penalty=length_penalty,
                                         rerank=rerank, batch_size=batch_size)
-    examples = read_split(data_dir, lang or config.lang, split, config.code_field)
+    examples = read_split(data_dir, lang or config.lang, split, config.code_field, keep_empty=True)
     outputs = predict(model, examples, vocab, decoding, dev, progress=True)
     predictions = [options[0][0] if options else "" for options in outputs]
-    write_lines(out, predictions)
-    references = [e.answer for e in examples]
-    overall = compute_metrics(predictions, references)
-    by_type = metrics_by_question_type(predictions, references, [e.question for e in examples])
+    write_lines(out, predictions)  # one line per input line, always
+    scored = [i for i, e in enumerate(examples) if e.answer]  # an empty reference has nothing to score against
+    if len(scored) < len(examples):
+        log.warning("%d example(s) without a reference answer: answered in %s, left out of the scores",
+                    len(examples) - len(scored), out)
+    references = [examples[i].answer for i in scored]
+    kept = [predictions[i] for i in scored]
+    overall = compute_metrics(kept, references)
+    by_type = metrics_by_question_type(kept, references, [examples[i].question for i in scored])
     result = {"checkpoint": str(checkpoint_path), "split": split, "beam_size": decoding.beam_size,
-              "length_penalty": decoding.length_penalty, "rerank": decoding.rerank, "overall": overall,
-              "by_question_type": by_type}
+              "length_penalty": decoding.length_penalty, "rerank": decoding.rerank, "predictions": len(predictions),
+              "overall": overall, "by_question_type": by_type}
     if metrics_out:  # saved before anything is printed: a closed stdout must not lose the results
         write_json(metrics_out, result)
     log.info("%d predictions → %s", len(predictions), out)

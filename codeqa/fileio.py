@@ -7,6 +7,7 @@ the destination (``os.replace`` is atomic on POSIX and Windows within one file s
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -15,12 +16,32 @@ from pathlib import Path
 from typing import Any
 
 
+def write_error(path: str | os.PathLike, err: OSError):
+    """A one-line :class:`CodeQAError` for a failed write of ``path``, saying what to do."""
+    from codeqa.errors import CodeQAError
+
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        hint = "the disk is full: free some space (or write elsewhere), then run again (training: --resume auto)"
+    elif err.errno == errno.EFBIG:
+        hint = "the file would be larger than this system allows: write elsewhere"
+    elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "this place is not writable: write somewhere else"
+    else:
+        hint = "check the folder, then run again"
+    return CodeQAError(f"{path}: cannot write ({err.strerror or err}): {hint}")
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[Any]:
-    """Open a temporary sibling of ``path`` for writing; rename it over ``path`` only on success."""
+    """Open a temporary sibling of ``path`` for writing; rename it over ``path`` only on success (the folder
+    synced too, so that a power loss cannot undo the rename). A failed write leaves ``path`` as it was and
+    raises a :class:`CodeQAError` naming it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise write_error(path, err) from None
     os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
     binary = "b" in mode
     try:
@@ -29,10 +50,27 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+        fsync_folder(path.parent)
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        if isinstance(err, OSError):
+            raise write_error(path, err) from None
         raise
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (where the platform can open a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

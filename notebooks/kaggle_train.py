@@ -115,7 +115,7 @@ CONFIG = "kaggle_t4"
 FULL_EPOCHS = 20
 QUICK_EPOCHS = 1
 OVERRIDES = {}
-QUICK_OVERRIDES = {"max_train_examples": 5000, "max_valid_examples": 500, "pretrain_epochs": 1}
+QUICK_OVERRIDES = {"max_train_examples": 5000, "max_valid_examples": 500, "pretrain_epochs": 1, "tune_beam_sizes": ""}
 NPROC = 0
 RUN_QUICK_TEST = True
 RUN_FULL_TRAINING = True
@@ -134,12 +134,14 @@ print(plan.describe())
 # %% [markdown]
 # ## 6. Quick test
 #
-# `QUICK_EPOCHS` on a sample of the data (`QUICK_OVERRIDES`), to see the whole pipeline work in minutes.
+# `QUICK_EPOCHS` on a sample of the data (`QUICK_OVERRIDES`), without the decoding grid, to see the whole
+# pipeline work in minutes. Once it has passed, its checkpoints are deleted (its log and metrics stay).
 
 # %%
 if RUN_QUICK_TEST:
     training_run.run_command(plan.quick_cmd, cwd=paths.work_dir)
     summary.show_summary(plan.quick_out, expected=("last.pt", "metrics.jsonl", "logs.txt"))
+    training_run.remove_checkpoints(plan.quick_out)
 else:
     print("skipped (RUN_QUICK_TEST = False)")
 

@@ -1,11 +1,12 @@
 import logging
+import re
 import shutil
 
 import pytest
 
 from codeqa.data import read_split
 from codeqa.errors import CodeQAError
-from tests.conftest import run_cli, write_codeqa
+from tests.conftest import TINY_ROWS, run_cli, write_codeqa
 
 
 def test_reads_real_dev_split(real_data_root):
@@ -95,3 +96,16 @@ def test_cli_bad_input_exit_codes(tiny_data, tmp_path):
     result = run_cli("build-vocab", "--data-dir", str(tiny_data), "--split", "nope", "--out", str(out))
     assert result.returncode == 1 and "error:" in result.stderr and "python/nope" in result.stderr
     assert not out.exists()
+
+
+def test_a_byte_order_mark_is_dropped_and_a_nul_byte_is_named(tmp_path):
+    directory = write_codeqa(tmp_path, "train", TINY_ROWS)
+    question = directory / "train.question"
+    question.write_bytes(b"\xef\xbb\xbf" + question.read_bytes())
+    examples = read_split(tmp_path, "python", "train")
+    assert examples[0].question == TINY_ROWS[0][0]  # not '\ufeffWhat'
+    lines = question.read_text(encoding="utf-8-sig").split("\n")
+    lines[2] = lines[2].replace("code", "co\x00de")
+    question.write_text("\n".join(lines), encoding="utf-8")
+    with pytest.raises(CodeQAError, match=rf"{re.escape(str(question))}:3: a NUL byte"):
+        read_split(tmp_path, "python", "train")

@@ -54,12 +54,18 @@ if args[:2] == ["datasets", "status"]:
 if args[:2] == ["kernels", "status"]:
     print(args[2] + ' has status "KernelWorkerStatus.COMPLETE"')
 elif args[:2] == ["kernels", "output"]:
+    import re
     out = args[args.index("-p") + 1]
-    os.makedirs(os.path.join(out, "codeqa_full"), exist_ok=True)
-    for name in ("best_model_python.pt", "training_curves.png", "logs.txt"):
-        open(os.path.join(out, "codeqa_full", name), "w").write("x")
-    open(os.path.join(out, "codeqa_full", "metrics.jsonl"), "w").write('{{"epoch": 20, "val_f1": 31.5}}\\n')
-    print("Output file downloaded to " + out)
+    pattern = args[args.index("--file-pattern") + 1] if "--file-pattern" in args else ""
+    outputs = {{"codeqa_full/" + name: "x" for name in ("best_model_python.pt", "training_curves.png", "logs.txt",
+                                                        "last.pt", "checkpoint_epoch10.pt")}}
+    outputs["codeqa_full/metrics.jsonl"] = '{{"epoch": 20, "val_f1": 31.5}}\\n'
+    outputs["codeqa_quick/last.pt"] = "x"
+    for name, text in outputs.items():
+        if re.search(pattern, name):  # as the real CLI: the pattern is searched in each output's path
+            os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
+            open(os.path.join(out, name), "w").write(text)
+            print("Output file downloaded to " + os.path.join(out, name))
 else:
     print("ok")
 '''
@@ -403,8 +409,17 @@ def test_status_and_download(fake):
     target = fake["tmp"] / "results"
     result = run_cli("kaggle", "download", "--upload-dir", str(fake["out"]), "--out", str(target), env=fake["env"])
     assert result.returncode == 0, result.stderr
-    assert fake["calls"]()[-1] == ["kernels", "output", "alice/codeqa-train", "-p", str(target)]
+    call = fake["calls"]()[-1]
+    assert call[:5] == ["kernels", "output", "alice/codeqa-train", "-p", str(target)] and "--file-pattern" in call
     assert (target / "codeqa_full" / "best_model_python.pt").is_file()
+    # what a user needs, not the resume files (last.pt holds the optimizer state too) nor the quick test
+    assert not (target / "codeqa_full" / "last.pt").exists() and not (target / "codeqa_quick").exists()
+    result = run_cli("kaggle", "download", "--upload-dir", str(fake["out"]), "--out", str(target / "all"),
+                     "--with-resume", env=fake["env"])
+    assert result.returncode == 0, result.stderr
+    assert (target / "all" / "codeqa_full" / "last.pt").is_file()
+    assert (target / "all" / "codeqa_full" / "checkpoint_epoch10.pt").is_file()
+    assert not (target / "all" / "codeqa_quick").exists()
     assert "val_f1: 31.5" in result.stdout and "missing" not in result.stdout  # all that a run must leave
 
 

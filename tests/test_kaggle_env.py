@@ -108,6 +108,39 @@ def test_safe_extract_refuses_members_escaping_the_folder(tmp_path):
     assert not (tmp_path / "outside.txt").exists()
 
 
+def test_safe_extract_refuses_links_and_never_writes_through_one(tmp_path):
+    import stat
+
+    linked = tmp_path / "linked.zip"
+    with zipfile.ZipFile(linked, "w") as archive:
+        info = zipfile.ZipInfo("wheels/evil")
+        info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(info, "/etc/passwd")
+    with pytest.raises(CodeQAError, match="it is a link"):
+        safe_extract(linked, tmp_path / "dest")
+    plain = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain, "w") as archive:
+        archive.writestr("wheels/a.whl", "new")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    dest = tmp_path / "dest2"
+    dest.mkdir()
+    (dest / "wheels").symlink_to(outside)  # planted before the extraction
+    with pytest.raises(CodeQAError, match="a link in the extraction folder"):
+        safe_extract(plain, dest)
+    assert not (outside / "a.whl").exists()
+
+
+def test_remove_checkpoints_keeps_the_log_and_metrics(tmp_path):
+    run = tmp_path / "quick"
+    (run / "pretrain").mkdir(parents=True)
+    for name in ("last.pt", "best_model_python.pt", "pretrain/best_model_python.pt", "logs.txt", "metrics.jsonl"):
+        (run / name).write_bytes(b"x" * 100)
+    assert training_run.remove_checkpoints(run) == 300
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()) == ["logs.txt",
+                                                                                           "metrics.jsonl"]
+
+
 def test_train_command_uses_torchrun_for_two_gpus(tmp_path):
     single = training_run.train_command("quick", tmp_path / "d", tmp_path / "o", epochs=1, nproc=1, python="py")
     assert single[:4] == ["py", "-m", "codeqa", "train"]
@@ -206,6 +239,17 @@ def test_restore_previous_run_copies_a_run_stopped_while_pre_training(tmp_path):
     assert training_run.restore_previous_run(tmp_path / "input", out) == old
     assert (out / "pretrain" / "last.pt").read_text(encoding="utf-8") == "last.pt" and (out / "vocab.json").is_file()
     assert training_run.restore_previous_run(tmp_path / "input", out) is None  # its own stage-1 checkpoint now
+
+
+def test_restore_previous_run_copies_a_finished_pre_training_stage(tmp_path):
+    # stage 1 done (its resume files deleted), the session ended before stage 2 saved anything
+    old = tmp_path / "input" / "codeqa-train" / layout.FULL_OUT
+    (old / "pretrain").mkdir(parents=True)
+    for name in ("best_model_python.pt", "finished.json", "metrics.jsonl"):
+        (old / "pretrain" / name).write_text(name, encoding="utf-8")
+    out = tmp_path / "working" / layout.FULL_OUT
+    assert training_run.restore_previous_run(tmp_path / "input", out) == old
+    assert (out / "pretrain" / "finished.json").is_file() and (out / "pretrain" / "best_model_python.pt").is_file()
 
 
 def test_summary_never_crashes(tmp_path, capsys):

@@ -400,7 +400,7 @@ def test_max_files_reads_a_seeded_sample_of_the_files(tmp_path):
     roomy = make_dataset([str(source)], tmp_path / "d", seed=4, max_files=50, with_test=True)   # above the count
     assert roomy["files"] == everything["files"]
     result = run_cli("make-dataset", "--source", str(source), "--out", str(tmp_path / "e"), "--max-files", "-1")
-    assert result.returncode == 1 and "--max-files" in result.stderr
+    assert result.returncode == 2 and "argument --max-files: must be >= 0" in result.stderr
 
 
 def test_pretrain_for_writes_only_the_pretrain_split_without_held_out_code(tmp_path, tiny_data):

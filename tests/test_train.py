@@ -179,14 +179,16 @@ def test_pretrain_then_finetune_in_one_command(tiny_data, tmp_path):
     stages = ["pretrain_split=pretrain", "pretrain_epochs=1", "epochs=1"]
     summary = train(_config(*stages), data, out)
     assert summary["stage"] == "finetune" and summary["pretrain"]["epochs_run"] == 1
-    for name in ("best_model_python.pt", "last.pt", "metrics.jsonl", "finished.json"):
+    for name in ("best_model_python.pt", "metrics.jsonl", "finished.json"):
         assert (out / "pretrain" / name).stat().st_size > 0, name
+    assert not (out / "pretrain" / "last.pt").exists()  # a finished stage keeps what stage 2 starts from
     for name in ("best_model_python.pt", "last.pt", "metrics.jsonl", "vocab.json", "logs.txt"):
         assert (out / name).stat().st_size > 0, name
     log_text = (out / "logs.txt").read_text()
     assert "stage 1 of 2" in log_text and "stage 2 of 2" in log_text and "initialised from" in log_text
     assert "zebra" in json.loads((out / "vocab.json").read_text())["tokens"]   # one vocabulary, both splits
-    assert checkpoint.load(out / "last.pt")["vocab"] == checkpoint.load(out / "pretrain" / "last.pt")["vocab"]
+    pretrained = checkpoint.load(out / "pretrain" / "best_model_python.pt")
+    assert checkpoint.load(out / "last.pt")["vocab"] == pretrained["vocab"]
     pretrain_rows = (out / "pretrain" / "metrics.jsonl").read_text()
 
     # --resume auto after stage 1 finished: stage 1 is not run again, stage 2 goes on
@@ -257,7 +259,7 @@ def test_bad_decoding_grid_is_an_error(values):
 
 
 def test_unknown_rerank_is_an_error():
-    with pytest.raises(CodeQAError, match="rerank must be one of score, mbr"):
+    with pytest.raises(CodeQAError, match="--set rerank: rerank must be one of .score., .mbr., got .vote."):
         _config("rerank=vote")
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from codeqa import __version__
+from codeqa import __version__, runfiles
 from codeqa.errors import CodeQAError
 from codeqa.fileio import read_json, write_json
 from codeqa.kaggle.credentials import CREDENTIALS_HELP, credential_source, redact, secret_values
@@ -164,13 +164,33 @@ def status(upload_dir: str | Path = DEFAULT_OUT, kernel: str | None = None,
     return result.stdout
 
 
+def download_pattern(with_resume: bool = False) -> str:
+    """The ``kaggle kernels output --file-pattern`` regex (matched against each output file's path) for what
+    a user needs from the full run: the best model, its metrics, curves, log and decoding choice; with
+    ``with_resume``, the whole run folder, whose last.pt and checkpoints continue it in a new session."""
+    full = re.escape(FULL_OUT)
+    if with_resume:
+        return rf"^{full}/"
+    needed = "|".join(re.escape(name) for name in (runfiles.METRICS, runfiles.CURVES, runfiles.LOGS,
+                                                    runfiles.DECODING, runfiles.VOCAB))
+    stage1 = "|".join(re.escape(name) for name in (runfiles.METRICS, runfiles.PRETRAIN_FINISHED))
+    return rf"^{full}/(best_model_\w+\.pt|{needed}|{re.escape(runfiles.PRETRAIN_DIR)}/({stage1}))$"
+
+
 def download(upload_dir: str | Path = DEFAULT_OUT, out: str | Path | None = None, kernel: str | None = None,
-             env: Mapping[str, str] | None = None) -> Path:
-    """Download the kernel's outputs (best model, checkpoints, curves, logs) into ``out``."""
+             with_resume: bool = False, env: Mapping[str, str] | None = None) -> Path:
+    """Download what the kernel's full run left that a user needs (:func:`download_pattern`) into ``out``."""
     ref = _kernel_ref(upload_dir, kernel)
     out = Path(out) if out else Path("runs") / "kaggle" / ref.split("/")[1]
     out.mkdir(parents=True, exist_ok=True)
-    run_kaggle(["kernels", "output", ref, "-p", str(out)], env=env)
+    try:
+        run_kaggle(["kernels", "output", ref, "-p", str(out), "--file-pattern", download_pattern(with_resume)],
+                   env=env)
+    except CodeQAError as err:
+        if "unrecognized arguments" in str(err) and "--file-pattern" in str(err):
+            raise CodeQAError(f"{err}\nThis kaggle CLI is too old to download some of the outputs only: "
+                              "pip install -U kaggle") from None
+        raise
     run_dir = out / FULL_OUT
     print(format_summary(summarize_run(run_dir if run_dir.is_dir() else out)))
     return out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from codeqa import runfiles
 from codeqa.errors import CodeQAError
-from codeqa.fileio import read_json, write_json
+from codeqa.fileio import human_size, read_json, write_json
 from codeqa.kaggle.layout import FULL_OUT, GENERATED_DATA_DIR, QUICK_OUT
 from codeqa.kaggle.session import Paths, find_files
 
@@ -218,19 +218,32 @@ def run_command(cmd: Sequence[str], cwd: Path | None = None, check: bool = True)
     return rc
 
 
+def remove_checkpoints(out_dir: Path) -> int:
+    """Delete the ``.pt`` files of a run that is no longer needed (the quick test once it has passed), so that
+    the notebook's output stays small; returns how many bytes that freed."""
+    freed = 0
+    for path in sorted(Path(out_dir).rglob("*.pt")):
+        freed += path.stat().st_size
+        path.unlink()
+    print(f"removed the checkpoints of {out_dir} ({human_size(freed)}); its log and metrics stay")
+    return freed
+
+
 def restore_previous_run(input_root: Path | None, out_dir: Path, run_name: str = FULL_OUT) -> Path | None:
     """Copy an earlier session's outputs (from a kernel added as input) into ``out_dir`` before resuming.
 
     ``codeqa kaggle run --resume-from owner/kernel`` adds the earlier run's output under ``/kaggle/input``;
-    its ``<run_name>/last.pt`` and the files beside it are copied here (never over existing files), so
-    ``--resume auto`` continues from the last checkpoint. Does nothing when ``out_dir`` has a ``last.pt``.
+    its ``<run_name>/`` files (a ``last.pt``, or a finished pre-training stage) are copied here, never over
+    existing files, so that ``--resume auto`` continues it. Does nothing when ``out_dir`` has a run of its own.
     """
     out_dir = Path(out_dir)
     pre_dir = runfiles.PRETRAIN_DIR
-    if input_root is None or (out_dir / runfiles.LAST).is_file() or (out_dir / pre_dir / runfiles.LAST).is_file():
+    marks = (out_dir / runfiles.LAST, out_dir / pre_dir / runfiles.LAST, out_dir / pre_dir / runfiles.PRETRAIN_FINISHED)
+    if input_root is None or any(mark.is_file() for mark in marks):
         return None
-    runs = {}  # run folder → its newest last.pt (a two-stage run may only have reached pretrain/last.pt)
-    for path in find_files(Path(input_root), runfiles.LAST):
+    runs = {}  # run folder → its newest mark: last.pt, or pretrain/last.pt or finished.json of a two-stage run
+    found = find_files(Path(input_root), runfiles.LAST) + find_files(Path(input_root), runfiles.PRETRAIN_FINISHED)
+    for path in found:
         run = path.parent if path.parent.name == run_name else path.parent.parent
         if run.name == run_name and (path.parent == run or path.parent.name == pre_dir):
             runs[run] = max(runs.get(run, 0.0), path.stat().st_mtime)

@@ -71,3 +71,11 @@ def setup_logging(out_dir: Path, main: bool) -> None:
         stream.setFormatter(logging.Formatter("%(message)s"))
         stream._codeqa_run = True  # type: ignore[attr-defined]
         logger.addHandler(stream)
+
+
+def record_in_log(message: str) -> None:
+    """Write ``message`` to the run's logs.txt only: the command line shows the error itself."""
+    record = logging.LogRecord("codeqa", logging.ERROR, __file__, 0, message, None, None)
+    for handler in logging.getLogger("codeqa").handlers:
+        if getattr(handler, "_codeqa_run", False) and isinstance(handler, logging.FileHandler):
+            handler.handle(record)

@@ -2,10 +2,12 @@
 
 Each stage is a :class:`~codeqa.training.trainer.Trainer` run in its own folder: ``<out>/pretrain/`` for
 stage 1, ``<out>/`` for the fine-tuning. ``--resume auto`` continues whichever stage was running.
+``max_time`` bounds all of it: epochs, validation, the decoding grid and the saves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -19,7 +21,8 @@ from codeqa.config import TrainConfig, parse_duration
 from codeqa.data import Example, available_splits, read_split
 from codeqa.errors import CodeQAError
 from codeqa.fileio import write_text
-from codeqa.training.outputs import setup_logging
+from codeqa.training.outputs import record_in_log, setup_logging
+from codeqa.training.rundir import RunDir
 from codeqa.training.runtime import Runtime, set_seed, setup_runtime
 from codeqa.training.trainer import Trainer
 from codeqa.vocab import Vocab
@@ -32,24 +35,32 @@ PRETRAIN_SHARE = 0.6  # of max_time, at most, for stage 1: a capped run still en
 def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, vocab_path: str | Path | None = None,
           resume: str | None = None) -> dict:
     """Train; returns a summary (best epoch and metrics, epochs run, why it stopped)."""
+    started = time.monotonic()
+    budget = parse_duration(config.max_time)
+    deadline = started + budget if budget else None
     runtime = setup_runtime(config.precision)
     out_dir = Path(out_dir)
-    if runtime.main:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    runtime.barrier()
-    setup_logging(out_dir, runtime.main)
     try:
-        if config.batch_size % runtime.world:
-            raise CodeQAError(f"batch_size={config.batch_size} is the batch of one optimizer step, split evenly "
-                              f"over the {runtime.world} processes: make it a multiple of {runtime.world}")
-        if pretraining_wanted(config, data_dir):
-            return pretrain_then_finetune(config, data_dir, out_dir, vocab_path, resume, runtime)
-        return run_stage(config, data_dir, out_dir, vocab_path, resume, runtime)
+        with RunDir(out_dir, runtime.main) as run:
+            runtime.barrier()
+            setup_logging(out_dir, runtime.main)
+            if run.removed:
+                log.info("removed %d temporary file(s) of an interrupted save: %s", len(run.removed),
+                         ", ".join(run.removed))
+            if config.batch_size % runtime.world:
+                raise CodeQAError(f"batch_size={config.batch_size} is the batch of one optimizer step, split "
+                                  f"evenly over the {runtime.world} processes: make it a multiple of {runtime.world}")
+            if pretraining_wanted(config, data_dir):
+                return pretrain_then_finetune(config, data_dir, out_dir, vocab_path, resume, runtime, run, deadline)
+            return run_stage(config, data_dir, out_dir, vocab_path, resume, runtime, run, deadline)
     except torch.cuda.OutOfMemoryError:
         raise CodeQAError(
             f"CUDA ran out of GPU memory with batch_size={config.batch_size} (max_src_len="
             f"{config.max_src_len}, d_model={config.d_model}): lower batch_size, e.g. --set batch_size="
             f"{max(1, config.batch_size // 2)}; the last checkpoint in {out_dir} is intact") from None
+    except CodeQAError as err:
+        record_in_log(f"stopped: {err}")  # logs.txt says why the run stopped, when it is kept
+        raise
     finally:
         runtime.close()
 
@@ -65,20 +76,22 @@ def load_examples(config: TrainConfig, data_dir: str | Path) -> tuple[list[Examp
     return train, valid
 
 
-def resume_path(resume: str | None, out_dir: Path) -> Path | None:
+def resume_state(resume: str | None, out_dir: Path) -> tuple[Path, dict] | None:
+    """The checkpoint ``--resume`` names and its state: ``auto``, the newest readable one in ``out_dir``."""
     if not resume:
         return None
     if resume == "auto":
-        return checkpoint.newest(out_dir)
-    return Path(resume)
+        return checkpoint.newest_readable(out_dir)
+    return Path(resume), checkpoint.load_resumable(resume)
 
 
-def run_stage(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, runtime: Runtime) -> dict:
-    """Train one stage into ``out_dir``, then choose the decoding on validation when the config asks."""
-    started = time.monotonic()
+def run_stage(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, runtime: Runtime, run: RunDir,
+              deadline: float | None) -> dict:
+    """Train one stage into ``out_dir``, then choose the decoding on validation when the config asks, all
+    before ``deadline`` (``time.monotonic()``; None: no limit)."""
     set_seed(config.seed)
-    path = resume_path(resume, out_dir)
-    state = checkpoint.load(path) if path else None
+    found = resume_state(resume, out_dir)
+    path, state = found if found else (None, None)
     init_state = checkpoint.load(config.init_from) if config.init_from and state is None else None
     train_examples, valid_examples = load_examples(config, data_dir)
     if vocab_path:
@@ -102,7 +115,8 @@ def run_stage(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, 
     elif resume == "auto":
         log.info("no checkpoint in %s: starting from scratch", out_dir)
     del state, init_state
-    stopped = trainer.fit(started, parse_duration(config.max_time))
+    run.training_began()
+    stopped = trainer.fit(deadline)
     best = trainer.best
     summary = {"stopped": stopped, "epochs_run": trainer.history[-1]["epoch"] if trainer.history else 0,
                "best": best, "out_dir": str(out_dir)}
@@ -111,18 +125,17 @@ def run_stage(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, 
                  "n/a" if best["value"] is None else f"{best['value']:.4f}", best["epoch"])
         best_path = out_dir / runfiles.best_model(config.lang)
         if config.tune_beam_sizes and best["epoch"] is not None and best_path.is_file():
-            summary["decoding"] = tune_decoding(best_path, trainer, runtime)
+            summary["decoding"] = tune_decoding(best_path, trainer, deadline)
     return summary
 
 
-def tune_decoding(best_path: Path, trainer: Trainer, runtime: Runtime) -> dict | None:
+def tune_decoding(best_path: Path, trainer: Trainer, deadline: float | None) -> dict | None:
     """Beam size, length penalty and rerank chosen on validation F1; a failure here is logged, never fatal
     (the trained model is already saved)."""
     from codeqa.tuning import tune_best_checkpoint
 
     try:
-        return tune_best_checkpoint(best_path, trainer.model, trainer.valid_examples, trainer.vocab, trainer.config,
-                                    runtime.device, runtime.autocast)["chosen"]
+        return tune_best_checkpoint(best_path, trainer, deadline)["chosen"]
     except Exception as err:  # noqa: BLE001 — never lose a finished run to its last step
         decoding = trainer.decoding
         log.warning("could not tune the decoding settings (%s: %s); %s keeps beam %d, length penalty %.2f, "
@@ -160,20 +173,20 @@ def joint_vocab(config: TrainConfig, data_dir) -> Vocab:
     return Vocab.build(examples, min_freq=config.min_freq, max_size=config.max_vocab)
 
 
-def pretrain_then_finetune(config, data_dir, out_dir: Path, vocab_path, resume, runtime: Runtime) -> dict:
+def pretrain_then_finetune(config, data_dir, out_dir: Path, vocab_path, resume, runtime: Runtime, run: RunDir,
+                           deadline: float | None) -> dict:
     """Pre-train on generated pairs (``<out>/pretrain/``), then fine-tune on the real ones (``<out>/``).
 
     One vocabulary covers both training splits. Stage 1 is done once ``pretrain/finished.json`` exists;
-    stage 2 has begun once ``<out>`` has a checkpoint.
+    stage 2 has begun once ``<out>`` has a checkpoint. Stage 1 gets at most :data:`PRETRAIN_SHARE` of the
+    time left; once it is done, only its best model is kept, which is what stage 2 starts from.
     """
-    started = time.monotonic()
     pre_dir = out_dir / runfiles.PRETRAIN_DIR
     stage1, stage2 = stage_configs(config, pre_dir / runfiles.best_model(config.lang))
-    budget = parse_duration(config.max_time)
-    if budget:
-        stage1 = dataclasses.replace(stage1, max_time=f"{max(0.001, PRETRAIN_SHARE * budget):.3f}s")
-    path = resume_path(resume, out_dir)
-    resuming_stage2 = path is not None and path.parent.resolve() != pre_dir.resolve()
+    if resume == "auto":
+        resuming_stage2 = checkpoint.newest(out_dir) is not None
+    else:
+        resuming_stage2 = bool(resume) and Path(resume).resolve().parent != pre_dir.resolve()
     summary1 = None
     if not resuming_stage2 and not (resume and (pre_dir / runfiles.PRETRAIN_FINISHED).is_file()):
         if runtime.main:
@@ -185,15 +198,17 @@ def pretrain_then_finetune(config, data_dir, out_dir: Path, vocab_path, resume, 
                 joint_vocab(config, data_dir).save(vocab_path)
             runtime.barrier()
         log.info("stage 1 of 2: pre-training %d epoch(s) on the %s split", stage1.epochs, stage1.train_split)
-        summary1 = run_stage(stage1, data_dir, pre_dir, vocab_path, resume, runtime)
+        share = None if deadline is None else time.monotonic() + PRETRAIN_SHARE * (deadline - time.monotonic())
+        summary1 = run_stage(stage1, data_dir, pre_dir, vocab_path, resume, runtime, run, share)
         if summary1["stopped"] != "completed all epochs":  # only its share of max_time stops stage 1
             log.info("pre-training used its share of max_time after %d of %d epochs; fine-tuning from its "
                      "best model", summary1["epochs_run"], stage1.epochs)
         if runtime.main:
             write_text(pre_dir / runfiles.PRETRAIN_FINISHED, json.dumps(summary1, indent=2, default=str) + "\n")
+            for done in checkpoint.candidates(pre_dir):  # resume files of a finished stage: no longer needed
+                with contextlib.suppress(OSError):
+                    done.unlink()
         resume = None  # stage 2 starts fresh from the pre-trained weights
-    if budget:
-        stage2 = dataclasses.replace(stage2, max_time=f"{max(1.0, budget - (time.monotonic() - started)):.0f}s")
     log.info("stage 2 of 2: fine-tuning on the %s split from %s", stage2.train_split, stage2.init_from)
-    summary2 = run_stage(stage2, data_dir, out_dir, vocab_path, resume, runtime)
+    summary2 = run_stage(stage2, data_dir, out_dir, vocab_path, resume, runtime, run, deadline)
     return {**summary2, "stage": "finetune", "pretrain": summary1}

@@ -190,8 +190,10 @@ class Trainer:
         if not math.isfinite(row["val_loss"]):
             raise self.diverged(f"the validation loss became {row['val_loss']} at epoch {epoch}")
         if config.eval_every and (epoch % config.eval_every == 0 or epoch == config.epochs):
+            decode_start = time.monotonic()
             with self.runtime.autocast():
                 outputs = predict(self.model, self.valid_examples, self.vocab, self.decoding, self.runtime.device)
+            row["decode_seconds"] = round(time.monotonic() - decode_start, 3)
             scores = compute_metrics([o[0][0] if o else "" for o in outputs], [e.answer for e in self.valid_examples])
             row.update({f"val_{k}": v for k, v in scores.items() if k != "count"})
         return row
@@ -199,7 +201,6 @@ class Trainer:
     def diverged(self, what: str) -> CodeQAError:
         kept = ("the last checkpoint was kept as it was" if self.out_dir and checkpoint.newest(self.out_dir)
                 else "no checkpoint had been saved yet")
-        log.error("training diverged: %s", what)
         return CodeQAError(f"training diverged: {what}; {kept}. To go on, {DIVERGED_HINT}")
 
     # ---------------------------------------------------------------- the loop
@@ -216,10 +217,16 @@ class Trainer:
             return True
         return value < best if self.config.select_metric == "val_loss" else value > best
 
-    def fit(self, started: float, max_seconds: float) -> str:
-        """Run the remaining epochs; returns why it stopped. ``started`` is when this stage began
-        (``time.monotonic``) and ``max_seconds`` its budget (0: none)."""
+    def epoch_seconds(self) -> float:
+        """The longest epoch so far, its validation and saves included: what the next one is expected to take."""
+        return max((row["seconds"] + row.get("validation_seconds", 0.0) + row.get("save_seconds", 0.0)
+                    for row in self.history), default=0.0)
+
+    def fit(self, deadline: float | None = None) -> str:
+        """Run the remaining epochs; returns why it stopped. ``deadline`` (``time.monotonic()``) stops it
+        before an epoch that the longest so far says would pass it; the first always runs."""
         config, runtime = self.config, self.runtime
+        started = time.monotonic()
         self.prepare_steps()
         log.info("model %s: %.2fM parameters; vocabulary %d; %d train / %d validation examples; device %s x%d, "
                  "%s; batch %d (%d per process)", config.model, self.model.num_parameters() / 1e6, len(self.vocab),
@@ -227,14 +234,15 @@ class Trainer:
                  runtime.precision, config.batch_size, self.per_process)
         since_best = self.epochs_since_best()
         for epoch in range(self.epoch + 1, config.epochs + 1):
-            epoch_times = [row["seconds"] for row in self.history]
-            if max_seconds and epoch_times and (time.monotonic() - started + max(epoch_times)) > max_seconds:
+            if deadline is not None and self.history and time.monotonic() + self.epoch_seconds() > deadline:
                 return f"max_time {config.max_time} would be passed during the next epoch"
             row = self.run_epoch(epoch)
             self.epoch = epoch
             stop = torch.zeros(1, device=runtime.device)
             if runtime.main:
+                validation_start = time.monotonic()
                 row.update(self.validate(epoch))
+                row["validation_seconds"] = round(time.monotonic() - validation_start, 3)
                 self.history.append(row)
                 value = row.get(config.select_metric if config.select_metric == "val_loss"
                                 else f"val_{config.select_metric}")
@@ -245,7 +253,9 @@ class Trainer:
                 elif value is not None:
                     since_best += 1
                 row["best_epoch"] = self.best["epoch"]
-                self.save(improved, self.elapsed_before + time.monotonic() - started)
+                save_start = time.monotonic()
+                self.save(improved, self.elapsed_before + save_start - started)
+                row["save_seconds"] = round(time.monotonic() - save_start, 3)
                 log.info("epoch %d/%d: train loss %.4f, val loss %.4f%s, %.0f examples/s, %.1fs%s", epoch,
                          config.epochs, row["train_loss"], row["val_loss"],
                          "".join(f", val {k} {row['val_' + k]:.2f}" for k in ("f1", "rouge_l", "exact_match", "bleu")
