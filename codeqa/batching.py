@@ -1,4 +1,5 @@
-"""From examples to padded tensors: source = question + <sep> + code, target = answer + <eos>.
+"""From examples to padded tensors: source = question + <sep> + code, target = answer + <eos>, each as the
+vocabulary's tokens (words, or BPE pieces).
 
 Copy attention needs an *extended* vocabulary per example: a source word missing from the vocabulary gets
 the id ``len(vocab) + k`` (its k-th distinct out-of-vocabulary word), so the model can copy it and the
@@ -32,14 +33,15 @@ class Encoded:
     oovs: list[str]
 
 
-def source_tokens(question: str, code: str, max_src_len: int) -> list[str]:
+def encode_example(example: Example, vocab: Vocab, max_src_len: int, max_tgt_len: int,
+                   pieces: tuple[list[str], list[str], list[str]] | None = None) -> Encoded:
+    """The example's ids; ``pieces`` (its question, code and answer as the vocabulary's tokens,
+    :meth:`Vocab.pieces`) when the caller has them already."""
     from codeqa.vocab import SEP
 
-    return [*question.split(), SEP, *code.split()][:max_src_len]
-
-
-def encode_example(example: Example, vocab: Vocab, max_src_len: int, max_tgt_len: int) -> Encoded:
-    tokens = source_tokens(example.question, example.code, max_src_len)
+    question, code, answer = pieces or vocab.pieces([example.question.split(), example.code.split(),
+                                                      example.answer.split()])
+    tokens = [*question, SEP, *code][:max_src_len]
     src, src_ext, oovs = [], [], []
     oov_index: dict[str, int] = {}
     base = len(vocab)
@@ -55,7 +57,7 @@ def encode_example(example: Example, vocab: Vocab, max_src_len: int, max_tgt_len
             src.append(idx)
             src_ext.append(idx)
     tgt = []
-    for tok in example.answer.split()[: max_tgt_len - 1]:
+    for tok in answer[: max_tgt_len - 1]:
         idx = vocab.stoi.get(tok)
         if idx is None:
             idx = base + oov_index[tok] if tok in oov_index else vocab.unk_id
@@ -66,7 +68,11 @@ def encode_example(example: Example, vocab: Vocab, max_src_len: int, max_tgt_len
 
 def encode_all(examples: Sequence[Example], vocab: Vocab, max_src_len: int = DEFAULT_MAX_SRC_LEN,
                max_tgt_len: int = DEFAULT_MAX_TGT_LEN) -> list[Encoded]:
-    return [encode_example(ex, vocab, max_src_len, max_tgt_len) for ex in examples]
+    """Every example's ids; a subword vocabulary cuts all their words into pieces in one batch."""
+    texts = [part.split() for ex in examples for part in (ex.question, ex.code, ex.answer)]
+    pieces = vocab.pieces(texts)
+    return [encode_example(ex, vocab, max_src_len, max_tgt_len, tuple(pieces[3 * i:3 * i + 3]))
+            for i, ex in enumerate(examples)]
 
 
 @dataclass

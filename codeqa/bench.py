@@ -19,7 +19,7 @@ from codeqa.fileio import write_text
 from codeqa.training.runtime import Runtime, default_device, resolve_precision, set_seed
 from codeqa.training.stages import joint_vocab, load_examples, pretraining_wanted
 from codeqa.training.trainer import Trainer
-from codeqa.vocab import Vocab
+from codeqa.vocab import build_vocab
 
 
 def _sync(device: torch.device) -> None:
@@ -58,7 +58,7 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     train, valid = load_examples(config, data_dir)
     # the vocabulary `codeqa train` would build: its size sets the cost of the output layer
     vocab = (joint_vocab(config, data_dir) if pretraining_wanted(config, data_dir)
-             else Vocab.build(train, min_freq=config.min_freq, max_size=config.max_vocab))
+             else build_vocab(train, config.vocab_type, config.min_freq, config.max_vocab))
     trainer = Trainer(config, runtime, vocab, train, valid)
     batches = [trainer.collate([trainer.train_encoded[i] for i in b]) for b in trainer.sampler]
     if dev.type == "cuda":  # as training's DataLoader does: a copy from pageable memory would wait on the GPU

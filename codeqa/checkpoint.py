@@ -107,7 +107,7 @@ def check_compatible(state: dict[str, Any], path: str | Path, config: TrainConfi
              for k in MODEL_KEYS if saved.get(k) != getattr(config, k)]
     if diffs:
         raise CodeQAError(f"{path}: made with another model configuration ({'; '.join(diffs)})")
-    saved_vocab = Vocab(state["vocab"])
+    saved_vocab = Vocab.from_state(state["vocab"], str(path))
     if saved_vocab != vocab:
         raise CodeQAError(f"{path}: made with another vocabulary ({len(saved_vocab)} tokens, "
                           f"fingerprint {saved_vocab.fingerprint()}; now {len(vocab)} tokens, "
@@ -118,7 +118,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Co
     """A trained model ready for inference, with its vocabulary and configuration."""
     state = load(path)
     config = from_dict(state["config"], str(path))
-    vocab = Vocab(state["vocab"])
+    vocab = Vocab.from_state(state["vocab"], str(path))
     model = build_model(config.model_settings(), len(vocab), vocab.pad_id, vocab.sep_id)
     model.load_state_dict(state["model"])
     return model.to(device).eval(), vocab, config

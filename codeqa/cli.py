@@ -52,6 +52,8 @@ def _add_build_vocab(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--code-field", default="code", choices=["code", "code.original"],
                    help="read <split>.code (identifiers split into words) or <split>.code.original")
     p.add_argument("--min-freq", type=at_least(1), default=2, help="keep tokens seen at least this often (default 2)")
+    p.add_argument("--kind", choices=["word", "bpe"], default="word",
+                   help="word: the whitespace-separated words; bpe: subword pieces (the config key vocab_type)")
     p.add_argument("--max-size", type=at_least(5), default=50000, help="at most this many tokens, specials included")
     p.add_argument("--out", required=True, help="the vocabulary JSON file to write")
     p.set_defaults(run=_run_build_vocab)
@@ -59,11 +61,11 @@ def _add_build_vocab(sub: argparse._SubParsersAction) -> None:
 
 def _run_build_vocab(args: argparse.Namespace) -> int:
     from codeqa.data import read_split
-    from codeqa.vocab import Vocab
+    from codeqa.vocab import build_vocab
 
     examples = [ex for data_dir in args.data_dir for ex in read_split(data_dir, args.lang, args.split,
                                                                         args.code_field)]
-    vocab = Vocab.build(examples, min_freq=args.min_freq, max_size=args.max_size)
+    vocab = build_vocab(examples, args.kind, min_freq=args.min_freq, max_size=args.max_size)
     vocab.save(args.out)
     print(f"vocabulary of {len(vocab)} tokens from {len(examples)} {args.split} examples → {args.out}")
     return 0

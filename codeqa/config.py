@@ -49,6 +49,7 @@ class TrainConfig:
     valid_split: str = "dev"
     max_src_len: int = 256
     max_tgt_len: int = 30
+    vocab_type: str = "word"  # word | bpe (subword pieces, codeqa.vocab.SubwordVocab)
     min_freq: int = 2
     max_vocab: int = 50000
     max_train_examples: int = 0  # 0 = all; a cap for quick runs
@@ -164,6 +165,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "code_field": (_one_of("code", "code.original"), _choices("code", "code.original")),
     "max_src_len": (_at_least(2), ">= 2"),
     "max_tgt_len": (_at_least(2), ">= 2"),
+    "vocab_type": (_one_of("word", "bpe"), _choices("word", "bpe")),
     "min_freq": (_at_least(1), ">= 1"),
     "max_vocab": (_at_least(5), ">= 5 (the special tokens)"),
     "max_train_examples": (_at_least(0), ">= 0 (0: all)"),

@@ -201,13 +201,14 @@ def beam_search(model: CopyModel, batch: Batch, vocab: Vocab, beam_size: int, ma
 
 
 def to_words(hyp: Hypothesis, vocab: Vocab, oovs: list[str]) -> list[str]:
+    """The hypothesis's words: its tokens up to <eos>, copied ones from the source, pieces joined."""
     size = len(vocab)
-    words = []
+    tokens = []
     for t in hyp.tokens:
         if t == vocab.eos_id:
             break
-        words.append(vocab.itos[t] if t < size else oovs[t - size])
-    return words
+        tokens.append(vocab.itos[t] if t < size else oovs[t - size])
+    return vocab.words(tokens)
 
 
 @torch.no_grad()

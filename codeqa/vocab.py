@@ -1,7 +1,9 @@
 """The token vocabulary, shared by source (question + code) and target (answer), stored as JSON.
 
 Case is kept: CodeQA answers are lower-case except ``Yes``/``No`` and the official metric is
-case-sensitive. Tokens are whitespace-separated words, as in the CodeQA files.
+case-sensitive. A :class:`Vocab`'s tokens are the whitespace-separated words of the CodeQA files; a
+:class:`SubwordVocab` cuts each word into BPE pieces (the ``tokenizers`` library), so that a word never
+seen whole can still be read and written.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ PAD, UNK, BOS, EOS, SEP = "<pad>", "<unk>", "<bos>", "<eos>", "<sep>"
 SPECIALS = (PAD, UNK, BOS, EOS, SEP)
 FORMAT = "codeqa-vocab"
 VERSION = 1
+KINDS = ("word", "bpe")
+CONTINUATION = "##"  # a BPE piece that continues the word before it starts with this
 
 
 def example_tokens(example: Example) -> Iterable[str]:
@@ -32,6 +36,7 @@ class Vocab:
     """Token ↔ id mapping; the special tokens take ids 0-4 in the order of ``SPECIALS``."""
 
     pad_id, unk_id, bos_id, eos_id, sep_id = range(len(SPECIALS))
+    kind = "word"
 
     def __init__(self, tokens: Iterable[str]):
         tokens = list(tokens)
@@ -68,12 +73,28 @@ class Vocab:
     def encode(self, tokens: Iterable[str]) -> list[int]:
         return [self.stoi.get(tok, self.unk_id) for tok in tokens]
 
+    def pieces(self, texts: list[list[str]]) -> list[list[str]]:
+        """Each text's words as this vocabulary's tokens: the words themselves here."""
+        return texts
+
+    def words(self, tokens: list[str]) -> list[str]:
+        """Tokens back to words (the inverse of :meth:`pieces`)."""
+        return tokens
+
     def fingerprint(self) -> str:
         """A short hash of the token list: checkpoints record it to refuse a different vocabulary."""
         return hashlib.sha256("\n".join(self.itos).encode("utf-8")).hexdigest()[:16]
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "version": VERSION, "size": len(self), "tokens": self.itos}
+        return {"format": FORMAT, "version": VERSION, "kind": self.kind, "size": len(self), "tokens": self.itos}
+
+    def to_state(self) -> list[str] | dict:
+        """What a checkpoint keeps of it (:meth:`from_state` reads it back)."""
+        return self.itos
+
+    @staticmethod
+    def from_state(state: list[str] | dict, source: str = "checkpoint") -> Vocab:
+        return Vocab(state) if isinstance(state, list) else Vocab.from_dict(state, source)
 
     @classmethod
     def from_dict(cls, obj: object, source: str = "vocabulary") -> Vocab:
@@ -81,6 +102,10 @@ class Vocab:
             raise CodeQAError(f"{source}: not a codeqa vocabulary (expected a JSON object with format {FORMAT!r})")
         if obj.get("version") != VERSION:
             raise CodeQAError(f"{source}: vocabulary version {obj.get('version')!r}, expected {VERSION}")
+        if obj.get("kind", "word") == "bpe":
+            if not isinstance(obj.get("tokenizer"), str):
+                raise CodeQAError(f"{source}: a BPE vocabulary without its 'tokenizer'")
+            return SubwordVocab(obj["tokenizer"], source)
         tokens = obj.get("tokens")
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise CodeQAError(f"{source}: 'tokens' must be a list of strings")
@@ -102,3 +127,66 @@ class Vocab:
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise CodeQAError(f"{path}: not valid JSON ({err})") from None
         return cls.from_dict(obj, str(path))
+
+
+class SubwordVocab(Vocab):
+    """BPE pieces trained with the ``tokenizers`` library on the training splits' words; a piece that
+    continues a word starts with :data:`CONTINUATION`. Copy attention works on the source's pieces."""
+
+    kind = "bpe"
+
+    def __init__(self, tokenizer_json: str, source: str = "vocabulary"):
+        from tokenizers import Tokenizer
+
+        try:
+            self.tokenizer = Tokenizer.from_str(tokenizer_json)
+        except Exception as err:  # noqa: BLE001 — the library's own error, named
+            raise CodeQAError(f"{source}: not a BPE tokenizer ({err})") from None
+        self.tokenizer_json = tokenizer_json
+        super().__init__(self.tokenizer.id_to_token(i) for i in range(self.tokenizer.get_vocab_size()))
+
+    @classmethod
+    def build(cls, examples: Iterable[Example], min_freq: int = 2, max_size: int | None = None) -> SubwordVocab:
+        """BPE merges learnt from the examples' words, up to ``max_size`` pieces, specials first."""
+        from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+        tokenizer = Tokenizer(models.BPE(unk_token=UNK, continuing_subword_prefix=CONTINUATION))
+        tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        trainer = trainers.BpeTrainer(vocab_size=max_size or 30000, min_frequency=min_freq,
+                                      special_tokens=list(SPECIALS), continuing_subword_prefix=CONTINUATION,
+                                      show_progress=False)
+        tokenizer.train_from_iterator((" ".join(example_tokens(e)) for e in examples), trainer)
+        return cls(tokenizer.to_str())
+
+    def pieces(self, texts: list[list[str]]) -> list[list[str]]:
+        return [encoding.tokens for encoding in self.tokenizer.encode_batch(texts, is_pretokenized=True,
+                                                                            add_special_tokens=False)]
+
+    def words(self, tokens: list[str]) -> list[str]:
+        out: list[str] = []
+        for token in tokens:
+            if token.startswith(CONTINUATION) and out:
+                out[-1] += token[len(CONTINUATION):]
+            else:
+                out.append(token)
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SubwordVocab) and self.tokenizer_json == other.tokenizer_json
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.tokenizer_json.encode("utf-8")).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        return {**super().to_dict(), "tokenizer": self.tokenizer_json}
+
+    def to_state(self) -> dict:
+        return self.to_dict()
+
+
+def build_vocab(examples: Iterable[Example], kind: str = "word", min_freq: int = 1,
+                max_size: int | None = None) -> Vocab:
+    """The vocabulary of ``kind`` (:data:`KINDS`) over ``examples``."""
+    if kind == "bpe":
+        return SubwordVocab.build(examples, min_freq=min_freq, max_size=max_size)
+    return Vocab.build(examples, min_freq=min_freq, max_size=max_size)

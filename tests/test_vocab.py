@@ -55,3 +55,36 @@ def test_real_dev_vocab_size(real_data_root, tmp_path):
     result = run_cli("build-vocab", "--data-dir", str(real_data_root), "--split", "dev", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert 5000 < len(Vocab.load(out)) <= 50000
+
+
+def test_subword_vocabulary_round_trips_words_and_loads_from_json(tmp_path):
+    from codeqa.vocab import SubwordVocab, Vocab, build_vocab
+
+    examples = [Example("What does the code return ?", "def get_names path return names", "the file names"),
+                Example("What does the code create ?", "def make_list n return list range n", "a new list")] * 5
+    vocab = build_vocab(examples, "bpe", min_freq=1, max_size=60)
+    assert isinstance(vocab, SubwordVocab) and vocab.itos[: len(SPECIALS)] == list(SPECIALS) and len(vocab) <= 60
+    words = "unseenword names".split()
+    pieces = vocab.pieces([words])[0]
+    assert len(pieces) > len(words) and any(p.startswith("##") for p in pieces)  # cut into known pieces
+    assert vocab.words(pieces) == words
+    path = tmp_path / "bpe.json"
+    vocab.save(path)
+    loaded = Vocab.load(path)
+    assert loaded == vocab and loaded.fingerprint() == vocab.fingerprint()
+    assert Vocab.from_state(vocab.to_state()) == vocab and Vocab.from_state(["<pad>", "<unk>", "<bos>", "<eos>",
+                                                                             "<sep>"]) != vocab
+
+
+def test_training_with_a_subword_vocabulary_answers_in_words(tiny_data, tmp_path):
+    from codeqa import checkpoint
+    from codeqa.config import load_config
+    from codeqa.training import train
+
+    out = tmp_path / "run"
+    train(load_config("quick", ["epochs=1", "batch_size=16", "vocab_type=bpe", "max_vocab=80", "min_freq=1"]),
+          tiny_data, out)
+    state = checkpoint.load(out / "best_model_python.pt")
+    assert state["vocab"]["kind"] == "bpe"
+    model, vocab, config = checkpoint.load_model(out / "best_model_python.pt")
+    assert vocab.kind == "bpe" and vocab.words(["ab", "##cd", "e"]) == ["abcd", "e"]

@@ -25,7 +25,7 @@ from codeqa.training.outputs import record_in_log, setup_logging
 from codeqa.training.rundir import RunDir
 from codeqa.training.runtime import Runtime, set_seed, setup_runtime
 from codeqa.training.trainer import Trainer
-from codeqa.vocab import Vocab
+from codeqa.vocab import Vocab, build_vocab
 
 log = logging.getLogger("codeqa.train")
 
@@ -97,9 +97,9 @@ def run_stage(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, 
     if vocab_path:
         vocab = Vocab.load(vocab_path)
     elif state is not None or init_state is not None:
-        vocab = Vocab((state or init_state)["vocab"])
+        vocab = Vocab.from_state((state or init_state)["vocab"])
     else:
-        vocab = Vocab.build(train_examples, min_freq=config.min_freq, max_size=config.max_vocab)
+        vocab = build_vocab(train_examples, config.vocab_type, config.min_freq, config.max_vocab)
     if state is not None:
         checkpoint.check_compatible(state, path, config, vocab)
     if init_state is not None:
@@ -170,7 +170,7 @@ def joint_vocab(config: TrainConfig, data_dir) -> Vocab:
     """The vocabulary over both training splits, so that pre-trained embeddings carry over."""
     examples = [ex for split in (config.train_split, config.pretrain_split)
                 for ex in read_split(data_dir, config.lang, split, config.code_field)]
-    return Vocab.build(examples, min_freq=config.min_freq, max_size=config.max_vocab)
+    return build_vocab(examples, config.vocab_type, config.min_freq, config.max_vocab)
 
 
 def pretrain_then_finetune(config, data_dir, out_dir: Path, vocab_path, resume, runtime: Runtime, run: RunDir,

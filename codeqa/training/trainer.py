@@ -88,7 +88,7 @@ class Trainer:
 
     def checkpoint_state(self, full: bool, elapsed: float) -> dict:
         """The model with what answering needs; with ``full``, also what resuming exactly needs."""
-        state = {"model": self.model.state_dict(), "config": self.config.to_dict(), "vocab": self.vocab.itos,
+        state = {"model": self.model.state_dict(), "config": self.config.to_dict(), "vocab": self.vocab.to_state(),
                  "epoch": self.epoch, "step": self.step, "history": self.history, "best": self.best}
         if full:
             state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
