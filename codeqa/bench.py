@@ -17,9 +17,8 @@ from codeqa.config import TrainConfig
 from codeqa.decode import DecodeConfig, predict
 from codeqa.fileio import write_text
 from codeqa.training.runtime import Runtime, default_device, resolve_precision, set_seed
-from codeqa.training.stages import joint_vocab, load_examples, pretraining_wanted
+from codeqa.training.stages import joint_vocab, load_examples, make_vocab, pretraining_wanted
 from codeqa.training.trainer import Trainer
-from codeqa.vocab import build_vocab
 
 
 def _sync(device: torch.device) -> None:
@@ -58,7 +57,7 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     train, valid = load_examples(config, data_dir)
     # the vocabulary `codeqa train` would build: its size sets the cost of the output layer
     vocab = (joint_vocab(config, data_dir) if pretraining_wanted(config, data_dir)
-             else build_vocab(train, config.vocab_type, config.min_freq, config.max_vocab))
+             else make_vocab(config, train))
     trainer = Trainer(config, runtime, vocab, train, valid)
     batches = [trainer.collate([trainer.train_encoded[i] for i in b]) for b in trainer.sampler]
     if dev.type == "cuda":  # as training's DataLoader does: a copy from pageable memory would wait on the GPU

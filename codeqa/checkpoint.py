@@ -102,9 +102,9 @@ def load_resumable(path: str | Path) -> dict[str, Any]:
 
 def check_compatible(state: dict[str, Any], path: str | Path, config: TrainConfig, vocab: Vocab) -> None:
     """Refuse to resume from a checkpoint of another model shape or vocabulary, saying what differs."""
-    saved = state["config"]
-    diffs = [f"{k}: checkpoint {saved.get(k)!r}, now {getattr(config, k)!r}"
-             for k in MODEL_KEYS if saved.get(k) != getattr(config, k)]
+    saved, defaults = state["config"], TrainConfig()  # a key newer than the checkpoint has its default there
+    diffs = [f"{k}: checkpoint {saved.get(k, getattr(defaults, k))!r}, now {getattr(config, k)!r}"
+             for k in MODEL_KEYS if saved.get(k, getattr(defaults, k)) != getattr(config, k)]
     if diffs:
         raise CodeQAError(f"{path}: made with another model configuration ({'; '.join(diffs)})")
     saved_vocab = Vocab.from_state(state["vocab"], str(path))
@@ -119,7 +119,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> tuple[Co
     state = load(path)
     config = from_dict(state["config"], str(path))
     vocab = Vocab.from_state(state["vocab"], str(path))
-    model = build_model(config.model_settings(), len(vocab), vocab.pad_id, vocab.sep_id)
+    model = build_model(config.model_settings(), len(vocab), vocab.pad_id, vocab.sep_id, state.get("model_config"))
     model.load_state_dict(state["model"])
     return model.to(device).eval(), vocab, config
 

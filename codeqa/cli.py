@@ -207,6 +207,9 @@ def _add_kaggle(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--license", default="CC0-1.0", help="dataset license name (default CC0-1.0)")
     a.add_argument("--repo", help="the codeqa source checkout to build the wheel from (default: this one)")
     a.add_argument("--notebook", help="the notebook to ship (default notebooks/kaggle_train.ipynb)")
+    a.add_argument("--pretrained", metavar="DIR",
+                   help="a save_pretrained model folder to bundle in the code dataset, for hf_seq2seq configs "
+                        "with pretrained=<its folder name> (else they load from the hub: --internet)")
 
     a = actions.add_parser("push", help="create both datasets, or upload a new version of them",
                            description="Upload the code and data datasets of a prepared folder: create them, or "
@@ -251,7 +254,8 @@ def _run_kaggle(args: argparse.Namespace) -> int:
             args.data_dir, args.out, args.owner, internet=args.internet, lang=args.lang, vocab=args.vocab,
             repo=args.repo, notebook=args.notebook, wheels_from=args.wheels_from, deps_wheels=args.deps_wheels,
             wheel_cache=args.wheel_cache, code_slug=args.code_slug, data_slug=args.data_slug,
-            kernel_slug=args.kernel_slug, license_name=args.license, resume_from=args.resume_from)
+            kernel_slug=args.kernel_slug, license_name=args.license, resume_from=args.resume_from,
+            pretrained=args.pretrained)
         print(prepare.prepare_report(prepared))
     elif args.kaggle_command == "push":
         commands.push(args.upload_dir, args.message)

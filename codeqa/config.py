@@ -21,10 +21,11 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 
 # Keys that define the network's shape: a checkpoint made with other values cannot be loaded.
 MODEL_KEYS = ("model", "d_model", "n_heads", "enc_layers", "dec_layers", "ff_dim", "emb_dim", "hidden",
-              "max_src_len", "max_tgt_len")
+              "pretrained", "max_src_len", "max_tgt_len")
 
 
-MODELS = ("transformer", "pointer_lstm")
+MODELS = ("transformer", "pointer_lstm", "hf_seq2seq")
+PRECISIONS = ("auto", "bf16_or_fp32", "fp32", "fp16", "bf16")
 COMPILE_MODES = ("", "default", "max-autotune-no-cudagraphs")
 # Modes that replay CUDA graphs: a graph replays one shape, and codeqa's batches change shape every step.
 CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
@@ -33,7 +34,7 @@ CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
 @dataclass
 class TrainConfig:
     # model
-    model: str = "transformer"  # transformer | pointer_lstm
+    model: str = "transformer"  # transformer | pointer_lstm | hf_seq2seq
     d_model: int = 256  # transformer width
     n_heads: int = 4
     enc_layers: int = 3
@@ -42,6 +43,7 @@ class TrainConfig:
     dropout: float = 0.1
     emb_dim: int = 128  # pointer_lstm embedding size
     hidden: int = 256  # pointer_lstm hidden size
+    pretrained: str = ""  # hf_seq2seq: a Hugging Face hub name or a save_pretrained folder
     # data
     lang: str = "python"
     code_field: str = "code"  # code | code.original
@@ -70,7 +72,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     batch_size: int = 64  # examples per optimizer step; under torchrun each of N processes takes batch_size / N
     epochs: int = 20
-    precision: str = "auto"  # auto | fp32 | fp16 | bf16
+    # auto: bf16 on GPUs with fast bf16, else fp16 with loss scaling; bf16_or_fp32: never fp16 (T5 overflows)
+    precision: str = "auto"
     # torch.compile the training step with this mode: "" (eager) | default | max-autotune-no-cudagraphs:
     # fewer, fused kernels for a GPU whose steps are bound by their launches; skipped, with a warning, on
     # GPUs Triton does not support (training.runtime.compile_unsupported)
@@ -120,6 +123,8 @@ class TrainConfig:
                               "which need one batch shape, and codeqa's batches vary: use 'default' or "
                               "'max-autotune-no-cudagraphs'")
         pairs = [
+            (self.model != "hf_seq2seq" or bool(self.pretrained), ("pretrained", "model"),
+             "model hf_seq2seq needs pretrained: a Hugging Face hub name or a save_pretrained folder"),
             (self.model != "transformer" or self.d_model % self.n_heads == 0, ("n_heads", "d_model"),
              f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"),
             (self.pretrain_split not in (self.train_split, self.valid_split), ("pretrain_split", "train_split"),
@@ -181,7 +186,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "grad_clip": (_at_least(0), ">= 0 (0: no clipping)"),
     "batch_size": (_at_least(1), ">= 1"),
     "epochs": (_at_least(1), ">= 1"),
-    "precision": (_one_of("auto", "fp32", "fp16", "bf16"), _choices("auto", "fp32", "fp16", "bf16")),
+    "precision": (_one_of(*PRECISIONS), _choices(*PRECISIONS)),
     "compile_mode": (_one_of(*COMPILE_MODES, *CUDA_GRAPH_MODES), _choices(*COMPILE_MODES)),
     "seed": (_at_least(0), ">= 0"),
     "num_workers": (_at_least(0), ">= 0 (0: batches made in the training process)"),

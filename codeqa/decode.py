@@ -218,6 +218,8 @@ def predict(model: CopyModel, examples: list[Example], vocab: Vocab, decoding: D
     """For each example, up to ``top_k`` (answer, score) pairs, best first by ``decoding.rerank`` over all
     the beam's hypotheses, in the input order. Examples are decoded in length-sorted batches (little
     padding) and put back in order."""
+    if not isinstance(model, CopyModel):  # a pretrained model decodes through its own generate
+        return model.predict(examples, vocab, decoding, device, top_k=top_k, progress=progress)
     was_training = model.training
     model.eval()
     encoded = encode_all(examples, vocab, decoding.max_src_len, decoding.max_len)

@@ -77,6 +77,18 @@ class Vocab:
         """Each text's words as this vocabulary's tokens: the words themselves here."""
         return texts
 
+    def encode_all(self, examples: list[Example], max_src_len: int, max_tgt_len: int) -> list:
+        """The examples as ids for training and decoding (:func:`codeqa.batching.encode_all`)."""
+        from codeqa.batching import encode_all
+
+        return encode_all(examples, self, max_src_len, max_tgt_len)
+
+    def collator(self, device=None):
+        """What turns encoded examples into a batch (:func:`codeqa.batching.collator_for`)."""
+        from codeqa.batching import collator_for
+
+        return collator_for(self, device or "cpu")
+
     def words(self, tokens: list[str]) -> list[str]:
         """Tokens back to words (the inverse of :meth:`pieces`)."""
         return tokens
@@ -94,7 +106,9 @@ class Vocab:
 
     @staticmethod
     def from_state(state: list[str] | dict, source: str = "checkpoint") -> Vocab:
-        return Vocab(state) if isinstance(state, list) else Vocab.from_dict(state, source)
+        if isinstance(state, list):
+            return Vocab(state)
+        return Vocab.from_dict({"format": FORMAT, "version": VERSION, **state}, source)
 
     @classmethod
     def from_dict(cls, obj: object, source: str = "vocabulary") -> Vocab:
@@ -102,6 +116,10 @@ class Vocab:
             raise CodeQAError(f"{source}: not a codeqa vocabulary (expected a JSON object with format {FORMAT!r})")
         if obj.get("version") != VERSION:
             raise CodeQAError(f"{source}: vocabulary version {obj.get('version')!r}, expected {VERSION}")
+        if obj.get("kind") == "hf":  # a pretrained model's own tokenizer
+            from codeqa.models.hf_seq2seq import HFTokenizer
+
+            return HFTokenizer.from_state(obj, source)
         if obj.get("kind", "word") == "bpe":
             if not isinstance(obj.get("tokenizer"), str):
                 raise CodeQAError(f"{source}: a BPE vocabulary without its 'tokenizer'")

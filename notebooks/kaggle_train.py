@@ -104,7 +104,9 @@ data_summary = session.verify_data(paths)
 # %% [markdown]
 # ## 4. Configuration
 #
-# The only cell to edit. `CONFIG` is a bundled config (`quick`, `small`, `kaggle_t4`, `paper_lstm`) or a YAML path;
+# The only cell to edit. `CONFIG` is a bundled config (`quick`, `small`, `kaggle_t4`, `paper_lstm`, or a
+# pretrained CodeT5: `codet5_small`, `codet5p_220m`, which need Internet or `codeqa kaggle prepare --pretrained
+# DIR`) or a YAML path;
 # `OVERRIDES` are config settings for both runs (e.g. `{"batch_size": 64}`; each becomes `--set key=value`),
 # `QUICK_OVERRIDES` only for the quick test. `NPROC = 0` starts one process per visible GPU.
 # `GENERATE_PRETRAIN`: when `CONFIG` pre-trains (`kaggle_t4` does) and the data has no `pretrain` split, cell 5

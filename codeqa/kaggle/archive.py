@@ -21,6 +21,7 @@ from codeqa.fileio import atomic_open
 from codeqa.kaggle.credentials import CREDENTIAL_NAMES
 
 FIXED_DATE = (2020, 1, 1, 0, 0, 0)  # zip member timestamps: the same inputs give the same zip
+STORED = (".whl", ".safetensors", ".bin")
 
 
 def check_member(name: str, allow: Sequence[re.Pattern] = (), origin: str | Path = "archive") -> str:
@@ -70,7 +71,8 @@ def write_zip(path: Path, members: Mapping[str, Path | bytes], allow: Sequence[r
             source = members[name]
             data = source if isinstance(source, bytes) else source.read_bytes()
             info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
-            info.compress_type = zipfile.ZIP_STORED if name.endswith(".whl") else zipfile.ZIP_DEFLATED
+            # wheels and model weights are compressed already or do not compress
+            info.compress_type = zipfile.ZIP_STORED if name.endswith(STORED) else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, data)
 

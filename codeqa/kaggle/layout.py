@@ -15,6 +15,7 @@ DATA_ZIP = "codeqa_data.zip"
 NOTEBOOK_NAME = "kaggle_train.ipynb"
 CODE_FOLDER, DATA_FOLDER, KERNEL_FOLDER = "code_dataset", "data_dataset", "kernel"
 CODE_SLUG, DATA_SLUG, KERNEL_SLUG = "codeqa-code", "codeqa-data", "codeqa-train"
+MODELS_DIR = "models"  # in the code bundle: save_pretrained folders (codeqa kaggle prepare --pretrained)
 BUNDLE_DIR = "codeqa_bundle"  # under the work dir: where zips that Kaggle did not extract are extracted
 QUICK_OUT = "codeqa_quick"
 FULL_OUT = "codeqa_full"

@@ -39,6 +39,7 @@ from codeqa.kaggle.layout import (
     DATA_ZIP,
     KERNEL_FOLDER,
     KERNEL_SLUG,
+    MODELS_DIR,
     NOTEBOOK_NAME,
     data_vocab,
     repo_root,
@@ -58,7 +59,8 @@ DATA_FIELDS = ("question", "code", "answer", "code.original")
 DATA_SPLITS = ("train", "dev", "test", PRETRAIN_SPLIT)
 CODE_ALLOW = (re.compile(rf"^{re.escape(CODE_MARKER)}$"), re.compile(r"^wheels/[A-Za-z0-9_.+!-]+\.whl$"),
               re.compile(r"^configs/[A-Za-z0-9_.-]+\.yaml$"),
-              re.compile(rf"^notebooks/{re.escape(NOTEBOOK_NAME)}$"))
+              re.compile(rf"^notebooks/{re.escape(NOTEBOOK_NAME)}$"),
+              re.compile(rf"^{MODELS_DIR}/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$"))
 DATA_ALLOW = (re.compile(rf"^{re.escape(DATA_MARKER)}$"), re.compile(rf"^{re.escape(runfiles.VOCAB)}$"),
               re.compile(r"^(?P<lang>[a-z]+)/(?P<split>train|dev|test|pretrain)/(?P=split)\."
                          r"(question|code|answer|code\.original)$"))
@@ -115,9 +117,19 @@ def collect_data(data_dir: Path, lang: str, vocab: str | Path | None) -> tuple[d
     return members, manifest
 
 
+def pretrained_members(folder: Path) -> dict[str, Path]:
+    """A save_pretrained folder's files as code-bundle members ``models/<folder name>/<file>``."""
+    if not (folder / "config.json").is_file():
+        raise CodeQAError(f"--pretrained {folder}: not a model folder in the save_pretrained layout (no config.json)")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", folder.name):
+        raise CodeQAError(f"--pretrained {folder}: name the folder with letters, digits, '.', '_' and '-' only")
+    return {f"{MODELS_DIR}/{folder.name}/{p.name}": p for p in sorted(folder.iterdir())
+            if p.is_file() and not p.name.startswith(".")}
+
+
 def collect_code(repo: Path, tmp: Path, notebook: Path | None, wheels_from: Path | None, deps_wheels: bool,
-                 wheel_cache: Path) -> tuple[dict, dict]:
-    members: dict[str, Path | bytes] = {}
+                 wheel_cache: Path, pretrained: Path | None = None) -> tuple[dict, dict]:
+    members: dict[str, Path | bytes] = dict(pretrained_members(pretrained)) if pretrained else {}
     wheels = [build_codeqa_wheel(repo, tmp / "wheels")]
     if deps_wheels:
         wheels += pick_wheels(wheels_from) if wheels_from is not None else download_wheels(wheel_cache)
@@ -131,7 +143,7 @@ def collect_code(repo: Path, tmp: Path, notebook: Path | None, wheels_from: Path
     members[f"notebooks/{NOTEBOOK_NAME}"] = notebook
     manifest = {"format": "codeqa-kaggle-code", "version": 1, "codeqa_version": __version__,
                 "wheels": [w.name for w in wheels], "configs": [c.stem for c in configs],
-                "notebook": f"notebooks/{NOTEBOOK_NAME}",
+                "notebook": f"notebooks/{NOTEBOOK_NAME}", "models": [pretrained.name] if pretrained else [],
                 "install": "pip install --no-index --no-deps --find-links wheels wheels/*.whl"}
     members[CODE_MARKER] = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
     return members, manifest
@@ -169,8 +181,10 @@ def prepare(data_dir: str | Path, out: str | Path = DEFAULT_OUT, owner: str | No
             wheel_cache: str | Path | None = None,
             code_slug: str = CODE_SLUG, data_slug: str = DATA_SLUG, kernel_slug: str = KERNEL_SLUG,
             license_name: str = DEFAULT_LICENSE, resume_from: Sequence[str] = (),
-            env: Mapping[str, str] | None = None) -> Prepared:
-    """Build the two zips, the two dataset folders and the kernel folder under ``out``."""
+            pretrained: str | Path | None = None, env: Mapping[str, str] | None = None) -> Prepared:
+    """Build the two zips, the two dataset folders and the kernel folder under ``out``. ``pretrained``, a
+    save_pretrained folder, travels in the code bundle; the notebook trains from it when a config's
+    ``pretrained`` names a folder of that name."""
     env = os.environ if env is None else env
     owner = resolve_owner(owner, env)
     check_slug(code_slug, "code dataset", 6)
@@ -186,7 +200,7 @@ def prepare(data_dir: str | Path, out: str | Path = DEFAULT_OUT, owner: str | No
         data_members, data_manifest = collect_data(data_dir, lang, vocab)
         code_members, code_manifest = collect_code(
             repo_path, tmp, Path(notebook) if notebook else None, Path(wheels_from) if wheels_from else None,
-            deps_wheels, cache)
+            deps_wheels, cache, Path(pretrained) if pretrained else None)
         sources = [m for m in [*code_members.values(), *data_members.values()] if isinstance(m, Path)]
         check_no_secrets(sources, secrets)
         code_zip, data_zip = out / CODE_ZIP, out / DATA_ZIP
@@ -223,6 +237,7 @@ def prepare(data_dir: str | Path, out: str | Path = DEFAULT_OUT, owner: str | No
 
 def prepare_report(prepared: Prepared) -> str:
     meta = json.loads((prepared.kernel_folder / "kernel-metadata.json").read_text(encoding="utf-8"))
+    models = sorted({m.split("/")[1] for m in prepared.code_members if m.startswith(f"{MODELS_DIR}/")})
     code_size, data_size = human_size(prepared.code_zip.stat().st_size), human_size(prepared.data_zip.stat().st_size)
     lines = [f"{prepared.code_zip}  {code_size}  ({len(prepared.code_members)} files)",
              f"{prepared.data_zip}  {data_size}  ({len(prepared.data_members)} files)",
@@ -232,6 +247,9 @@ def prepare_report(prepared: Prepared) -> str:
               f"{'on' if meta['enable_internet'] else 'off'})"),
              ("pretrain split: shipped" if any(m.split("/")[1:2] == [PRETRAIN_SPLIT] for m in prepared.data_members)
               else "pretrain split: none (the notebook's cell 5 generates one on Kaggle when its CONFIG pre-trains)"),
+             ("pretrained model: " + (", ".join(f"{m} bundled (the notebook uses it for pretrained={m})"
+                                                for m in models) if models else
+                                      "none bundled (hf_seq2seq configs then load from the hub: --internet)")),
              "",
              f"next: codeqa kaggle push --upload-dir {prepared.out}   (uploads both datasets)",
              f"then: codeqa kaggle run --upload-dir {prepared.out}    (starts the notebook on Kaggle)"]

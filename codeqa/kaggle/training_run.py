@@ -18,7 +18,7 @@ from pathlib import Path
 from codeqa import runfiles
 from codeqa.errors import CodeQAError
 from codeqa.fileio import human_size, read_json, write_json
-from codeqa.kaggle.layout import FULL_OUT, GENERATED_DATA_DIR, QUICK_OUT
+from codeqa.kaggle.layout import FULL_OUT, GENERATED_DATA_DIR, MODELS_DIR, QUICK_OUT
 from codeqa.kaggle.session import Paths, find_files
 
 # The 457k-pair pre-training runs read about this many files (docs/results.md); a Kaggle image holds
@@ -167,6 +167,22 @@ def as_settings(overrides: Mapping[str, object] | Sequence[str] | None) -> list[
     return [str(item) for item in overrides]
 
 
+def resolve_pretrained(name: str, code_dir: Path | None) -> str:
+    """Where ``pretrained`` loads from here: a folder that exists, the one of that name bundled in the code
+    dataset (``codeqa kaggle prepare --pretrained DIR``), else a hub name, checked now: without Internet it
+    stops with one line saying what to do."""
+    from codeqa.models.hf_seq2seq import check_pretrained
+
+    if Path(name).is_dir():
+        return name
+    bundled = code_dir / MODELS_DIR / Path(name).name if code_dir is not None else None
+    if bundled is not None and bundled.is_dir():
+        print(f"pretrained: {name} → the bundled folder {bundled}")
+        return str(bundled)
+    check_pretrained(name)
+    return name
+
+
 def plan_training(paths: Paths, config: str, full_epochs: int = 20, quick_epochs: int = 1,
                   overrides: Mapping[str, object] | Sequence[str] | None = None,
                   quick_overrides: Mapping[str, object] | Sequence[str] | None = None,
@@ -180,6 +196,10 @@ def plan_training(paths: Paths, config: str, full_epochs: int = 20, quick_epochs
         raise CodeQAError("no data folder: run the 'Setup files' and 'Verify data' cells first")
     full_config = load_config(config, [*overrides, f"epochs={int(full_epochs)}"])
     load_config(config, [*overrides, *quick_overrides, f"epochs={int(quick_epochs)}"])
+    if full_config.model == "hf_seq2seq":
+        pretrained = resolve_pretrained(full_config.pretrained, paths.code_dir)
+        if pretrained != full_config.pretrained:
+            overrides = [*overrides, f"pretrained={pretrained}"]
     if nproc <= 0:
         nproc = max(1, visible_gpus())
     quick_out = paths.work_dir / QUICK_OUT

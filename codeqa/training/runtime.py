@@ -52,9 +52,12 @@ def resolve_precision(requested: str, device: torch.device) -> str:
         if requested in ("fp16", "bf16"):
             log.warning("precision %s asked for, but there is no GPU: training in fp32", requested)
         return "fp32"
-    if requested != "auto":
-        return requested
-    return "bf16" if torch.cuda.get_device_capability(device)[0] >= 8 else "fp16"
+    fast_bf16 = torch.cuda.get_device_capability(device)[0] >= 8
+    if requested == "auto":
+        return "bf16" if fast_bf16 else "fp16"
+    if requested == "bf16_or_fp32":
+        return "bf16" if fast_bf16 else "fp32"
+    return requested
 
 
 def setup_runtime(precision: str) -> Runtime:

@@ -99,7 +99,7 @@ def run_stage(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, 
     elif state is not None or init_state is not None:
         vocab = Vocab.from_state((state or init_state)["vocab"])
     else:
-        vocab = build_vocab(train_examples, config.vocab_type, config.min_freq, config.max_vocab)
+        vocab = make_vocab(config, train_examples)
     if state is not None:
         checkpoint.check_compatible(state, path, config, vocab)
     if init_state is not None:
@@ -107,7 +107,8 @@ def run_stage(config: TrainConfig, data_dir, out_dir: Path, vocab_path, resume, 
     if runtime.main:
         vocab.save(out_dir / runfiles.VOCAB)
 
-    trainer = Trainer(config, runtime, vocab, train_examples, valid_examples, out_dir)
+    model_config = (state or init_state or {}).get("model_config")
+    trainer = Trainer(config, runtime, vocab, train_examples, valid_examples, out_dir, model_config)
     if state is not None:
         trainer.restore(state, path)
     elif init_state is not None:
@@ -170,6 +171,16 @@ def joint_vocab(config: TrainConfig, data_dir) -> Vocab:
     """The vocabulary over both training splits, so that pre-trained embeddings carry over."""
     examples = [ex for split in (config.train_split, config.pretrain_split)
                 for ex in read_split(data_dir, config.lang, split, config.code_field)]
+    return make_vocab(config, examples)
+
+
+def make_vocab(config: TrainConfig, examples: list[Example]):
+    """The vocabulary a fresh run builds: the config's kind over ``examples``, or a pretrained model's own
+    tokenizer."""
+    if config.model == "hf_seq2seq":
+        from codeqa.models.hf_seq2seq import HFTokenizer
+
+        return HFTokenizer.from_pretrained(config.pretrained)
     return build_vocab(examples, config.vocab_type, config.min_freq, config.max_vocab)
 
 

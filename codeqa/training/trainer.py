@@ -18,7 +18,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 from codeqa import checkpoint, runfiles
-from codeqa.batching import LengthGroupedSampler, collator_for, encode_all
+from codeqa.batching import LengthGroupedSampler
 from codeqa.config import TrainConfig
 from codeqa.data import Example
 from codeqa.decode import DecodeConfig, predict
@@ -37,13 +37,13 @@ DIVERGED_HINT = "lower lr or set precision=fp32"
 
 class Trainer:
     def __init__(self, config: TrainConfig, runtime: Runtime, vocab: Vocab, train_examples: list[Example],
-                 valid_examples: list[Example], out_dir: Path | None = None):
+                 valid_examples: list[Example], out_dir: Path | None = None, model_config: dict | None = None):
         self.config, self.runtime, self.vocab, self.out_dir = config, runtime, vocab, out_dir
         device = runtime.device
         self.valid_examples = valid_examples
-        self.train_encoded = encode_all(train_examples, vocab, config.max_src_len, config.max_tgt_len)
-        self.valid_encoded = encode_all(valid_examples, vocab, config.max_src_len, config.max_tgt_len)
-        self.collate = collator_for(vocab, device)
+        self.train_encoded = vocab.encode_all(train_examples, config.max_src_len, config.max_tgt_len)
+        self.valid_encoded = vocab.encode_all(valid_examples, config.max_src_len, config.max_tgt_len)
+        self.collate = vocab.collator(device)
         # batch_size is per optimizer step, whatever the number of processes: a config trains the same way
         # on one GPU as on Kaggle's two
         self.per_process = config.batch_size // runtime.world
@@ -54,7 +54,8 @@ class Trainer:
             num_workers=config.num_workers, persistent_workers=config.num_workers > 0,
             # a generator of its own: drawing worker seeds from the global one would change dropout on resume
             generator=torch.Generator().manual_seed(config.seed), pin_memory=device.type == "cuda")
-        self.model = build_model(config.model_settings(), len(vocab), vocab.pad_id, vocab.sep_id).to(device)
+        self.model = build_model(config.model_settings(), len(vocab), vocab.pad_id, vocab.sep_id,
+                                 model_config).to(device)
         self.optimizer = make_optimizer(config, self.model)
         self.scheduler = make_scheduler(config, self.optimizer, config.epochs * len(self.sampler))
         self.scaler = torch.amp.GradScaler(device.type, enabled=runtime.precision == "fp16")
@@ -90,6 +91,8 @@ class Trainer:
         """The model with what answering needs; with ``full``, also what resuming exactly needs."""
         state = {"model": self.model.state_dict(), "config": self.config.to_dict(), "vocab": self.vocab.to_state(),
                  "epoch": self.epoch, "step": self.step, "history": self.history, "best": self.best}
+        if hasattr(self.model, "model_config"):  # a pretrained network's shape, to rebuild it offline
+            state["model_config"] = self.model.model_config()
         if full:
             state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                          scaler=self.scaler.state_dict() if self.scaler.is_enabled() else {}, rng=rng_state(),
