@@ -299,6 +299,9 @@ def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
                    help="processes that parse the files (default 0: one per CPU core); the output is the same")
     p.add_argument("--max-files", type=at_least(0), default=0, metavar="N",
                    help="read at most N of the .py files found, a sample drawn with --seed (default 0: all)")
+    p.add_argument("--summaries", action=argparse.BooleanOptionalAction, default=False,
+                   help="also give every documented function a code → docstring pair: the question "
+                        "'What does the docstring say ?' answered with its docstring's first sentence")
     p.set_defaults(run=_run_make_dataset)
 
 
@@ -317,7 +320,8 @@ def _run_make_dataset(args: argparse.Namespace) -> int:
     out = args.pretrain_for or args.out
     stats = make_dataset(args.source, out, lang=args.lang, seed=args.seed, split=args.split,
                          with_test=args.with_test, exclude=exclude, pretrain_for=bool(args.pretrain_for),
-                         workers=args.workers, progress=True, max_files=args.max_files)
+                         workers=args.workers, progress=True, max_files=args.max_files,
+                         summaries=args.summaries)
     print(format_stats(stats))
     written = f"{out}/{args.lang}/pretrain/" if args.pretrain_for else f"{out}/{args.lang}/"
     print(f"wrote {written} in {time.perf_counter() - start:.1f} s")

@@ -426,3 +426,20 @@ def test_pretrain_for_writes_only_the_pretrain_split_without_held_out_code(tmp_p
     missing = run_cli("make-dataset", "--source", str(source), "--pretrain-for", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "nowhere" in missing.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_summary_pairs_give_every_documented_function_its_first_sentence(tmp_path):
+    from codeqa.synth.summaries import SUMMARY_QUESTION, summary_pair
+
+    assert summary_pair("Return the sum of `a` and b (fast).\n\nArgs:\n  a: x") == (SUMMARY_QUESTION,
+                                                                                    "return the sum of a and b")
+    assert summary_pair("Helper.") is None  # a one-word sentence says nothing
+    source = tmp_path / "m.py"
+    source.write_text('def f(x):\n    """A small widget frobnicator."""\n    return x\n\n\n'
+                      'def g(y):\n    """Return twice the value of y."""\n    return 2 * y\n', encoding="utf-8")
+    plain = parse_functions(source.read_bytes(), str(source), seed=0)
+    with_summaries = parse_functions(source.read_bytes(), str(source), seed=0, summaries=True)
+    assert len(with_summaries) == 2 > len(plain)  # a sentence with no verb gives no QA pair, but a summary
+    assert all(fn.pairs[-1][0] == SUMMARY_QUESTION for fn in with_summaries)
+    stats = make_dataset([str(source)], tmp_path / "out", split="1,0,0", summaries=True)
+    assert stats["question_types"]["train"]["summary"] == 2 and stats["summaries"] is True

@@ -26,6 +26,7 @@ from codeqa.qtypes import QUESTION_TYPES, question_type
 from codeqa.synth.overlap import OverlapIndex
 from codeqa.synth.questions import qa_pairs
 from codeqa.synth.sources import SourceFile, find_files, read_sources, stdlib_root
+from codeqa.synth.summaries import SUMMARY_QUESTION, summary_pair
 
 GENERATOR = "codeqa make-dataset"
 FIELDS = ("question", "answer", "code", "code.original")
@@ -40,9 +41,10 @@ class Function:
     pairs: list[tuple[str, str]]
 
 
-def parse_functions(raw: bytes, filename: str, seed: int) -> list[Function]:
-    """The documented functions of one file's bytes that give at least one pair. Raises SyntaxError,
-    UnicodeDecodeError, LookupError or ValueError for bytes that cannot be decoded or parsed."""
+def parse_functions(raw: bytes, filename: str, seed: int, summaries: bool = False) -> list[Function]:
+    """The documented functions of one file's bytes that give at least one pair (with ``summaries``, a
+    code → docstring pair too). Raises SyntaxError, UnicodeDecodeError, LookupError or ValueError for
+    bytes that cannot be decoded or parsed."""
     encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
     text = raw.decode(encoding)
     source = ParsedSource.parse(text, filename=filename)
@@ -52,6 +54,9 @@ def parse_functions(raw: bytes, filename: str, seed: int) -> list[Function]:
         if not docstring or not has_real_body(node):
             continue
         pairs = qa_pairs(docstring, seed=seed)
+        summary = summary_pair(docstring) if summaries else None
+        if summary:
+            pairs.append(summary)
         if not pairs:
             continue
         code, code_original = source.function_code(node)
@@ -61,18 +66,19 @@ def parse_functions(raw: bytes, filename: str, seed: int) -> list[Function]:
     return functions
 
 
-def _parse_or_reason(job: tuple[str, bytes | Exception, int]) -> list[Function] | str:
+def _parse_or_reason(job: tuple[str, bytes | Exception, int, bool]) -> list[Function] | str:
     """One file's functions, or why it was skipped (a string: it crosses process boundaries as is)."""
-    name, raw, seed = job
+    name, raw, seed, summaries = job
     try:
         if isinstance(raw, Exception):
             raise raw
-        return parse_functions(raw, name, seed)
+        return parse_functions(raw, name, seed, summaries)
     except (OSError, SyntaxError, UnicodeDecodeError, ValueError, LookupError) as err:
         return f"{type(err).__name__}: {err}".splitlines()[0][:200]
 
 
-def _parsed(files: list[SourceFile], seed: int, workers: int) -> Iterator[tuple[SourceFile, list[Function] | str]]:
+def _parsed(files: list[SourceFile], seed: int, workers: int,
+            summaries: bool) -> Iterator[tuple[SourceFile, list[Function] | str]]:
     """Each file with its functions or the reason it was skipped, in the order of ``files`` whatever the
     number of worker processes. Files are read here and parsed in batches, so that at most one batch of
     file contents is in flight.
@@ -80,7 +86,7 @@ def _parsed(files: list[SourceFile], seed: int, workers: int) -> Iterator[tuple[
     Before each batch, what the caller has kept so far is frozen (:func:`gc.freeze`): else the cyclic
     collector rescans the growing list of functions again and again while the parser allocates, which
     took 40% of a serial run over the standard library and site-packages (222 s → 138 s)."""
-    jobs = ((file, (file.name, raw, seed)) for file, raw in read_sources(files))
+    jobs = ((file, (file.name, raw, seed, summaries)) for file, raw in read_sources(files))
     workers = min(workers or available_cores(), max(1, len(files) // PARSE_BATCH))
     try:
         if workers <= 1:
@@ -142,7 +148,7 @@ def _assign(functions: list[Function], shares: tuple[float, float, float], seed:
 def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed: int = 0,
                  split: str = "0.8,0.1,0.1", with_test: bool = False,
                  exclude: OverlapIndex | None = None, pretrain_for: bool = False, workers: int = 0,
-                 progress: bool = False, max_files: int = 0) -> dict:
+                 progress: bool = False, max_files: int = 0, summaries: bool = False) -> dict:
     """Build ``out/<lang>/<split>/<split>.{question,answer,code,code.original}`` and ``out/<lang>/stats.json``
     from the Python files under ``sources`` (``"stdlib"``: this interpreter's standard library).
 
@@ -176,7 +182,7 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
     functions: list[Function] = []
     seen_code: set[str] = set()
     excluded = 0
-    parsed = _parsed(files, seed, workers)
+    parsed = _parsed(files, seed, workers, summaries)
     if progress:
         from tqdm import tqdm
 
@@ -205,7 +211,7 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
     stats = {
         "generator": GENERATOR,
         "sources": [f"stdlib ({stdlib_root()})" if s == "stdlib" else s for s in sources],
-        "lang": lang, "seed": seed, "with_test": with_test,
+        "lang": lang, "seed": seed, "with_test": with_test, "summaries": summaries,
         "split": {PRETRAIN_SPLIT: 1.0} if pretrain_for else dict(zip(SPLITS, shares)),
         "files": {"found": listed, "read": len(files) + len(unlisted) - len(skipped), "skipped": len(skipped),
                   **({"sampled": len(files)} if len(files) + len(unlisted) < listed else {})},
@@ -216,13 +222,15 @@ def make_dataset(sources: list[str], out: str | Path, lang: str = "python", seed
         "question_types": {},
     }
     stats["pairs"]["total"] = sum(stats["pairs"].values())
+    kinds = ("summary", *QUESTION_TYPES)  # a summary pair is counted apart from the "what" questions
     for s in written:
-        counts = Counter(question_type(q) for f in assigned[s] for q, _ in f.pairs)
-        stats["question_types"][s] = {t: counts[t] for t in QUESTION_TYPES if counts[t]}
+        counts = Counter("summary" if q == SUMMARY_QUESTION else question_type(q)
+                         for f in assigned[s] for q, _ in f.pairs)
+        stats["question_types"][s] = {t: counts[t] for t in kinds if counts[t]}
     total = Counter()
     for counts in stats["question_types"].values():
         total.update(counts)
-    stats["question_types"]["total"] = {t: total[t] for t in QUESTION_TYPES if total[t]}
+    stats["question_types"]["total"] = {t: total[t] for t in kinds if total[t]}
 
     out = Path(out)
     if pretrain_for:
