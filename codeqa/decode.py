@@ -211,6 +211,21 @@ def to_words(hyp: Hypothesis, vocab: Vocab, oovs: list[str]) -> list[str]:
     return vocab.words(tokens)
 
 
+def length_sorted_batches(encoded: list, collate, batch_size: int, device, progress: bool = False):
+    """(indices, batch on ``device``) of encoded examples in order of source length: little padding. With
+    ``progress``, a progress bar on stderr."""
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].src))
+    starts = range(0, len(order), batch_size)
+    if progress:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="decode", unit="batch", leave=False, file=sys.stderr,
+                      mininterval=1.0 if sys.stderr.isatty() else 30.0)
+    for start in starts:
+        index = order[start:start + batch_size]
+        yield index, collate([encoded[i] for i in index]).to(device)
+
+
 @torch.no_grad()
 def predict(model: CopyModel, examples: list[Example], vocab: Vocab, decoding: DecodeConfig,
             device: torch.device | str = "cpu", *, top_k: int = 1,
@@ -223,19 +238,9 @@ def predict(model: CopyModel, examples: list[Example], vocab: Vocab, decoding: D
     was_training = model.training
     model.eval()
     encoded = encode_all(examples, vocab, decoding.max_src_len, decoding.max_len)
-    collate = collator_for(vocab, device)
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].src))
     results: list[list[tuple[str, float]]] = [[] for _ in examples]
-    batch_size = decoding.batch_for(device)
-    starts = range(0, len(order), batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        starts = tqdm(starts, desc="decode", unit="batch", leave=False, file=sys.stderr,
-                      mininterval=1.0 if sys.stderr.isatty() else 30.0)
-    for start in starts:
-        index = order[start:start + batch_size]
-        batch = collate([encoded[i] for i in index]).to(device)
+    batches = length_sorted_batches(encoded, collator_for(vocab, device), decoding.batch_for(device), device, progress)
+    for index, batch in batches:
         if decoding.beam_size == 1:
             hyps = [[h] for h in greedy_search(model, batch, vocab, decoding.max_len)]
         else:

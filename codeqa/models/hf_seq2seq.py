@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,24 +212,16 @@ class HFSeq2Seq(nn.Module):
                 progress: bool = False) -> list[list[tuple[str, float]]]:
         """As :func:`codeqa.decode.predict`: up to ``top_k`` (answer, score) pairs per example, best first by
         ``decoding.rerank`` over the beam, through ``generate`` in length-sorted batches."""
+        from codeqa.decode import length_sorted_batches
         from codeqa.rerank import rank
 
         was_training = self.training
         self.eval()
         encoded = tokenizer.encode_all(examples, decoding.max_src_len, decoding.max_len)
-        collate = tokenizer.collator()
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i].src))
         results: list[list[tuple[str, float]]] = [[] for _ in examples]
-        beam, size = decoding.beam_size, decoding.batch_for(device)
-        starts = range(0, len(order), size)
-        if progress:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc="decode", unit="batch", leave=False, file=sys.stderr,
-                          mininterval=1.0 if sys.stderr.isatty() else 30.0)
-        for start in starts:
-            index = order[start:start + size]
-            batch = collate([encoded[i] for i in index]).to(device)
+        beam = decoding.beam_size
+        for index, batch in length_sorted_batches(encoded, tokenizer.collator(), decoding.batch_for(device), device,
+                                                  progress):
             out = self.network.generate(input_ids=batch.src, attention_mask=batch.mask, num_beams=beam,
                                         num_return_sequences=beam, length_penalty=decoding.length_penalty,
                                         max_new_tokens=decoding.max_len, do_sample=False,
