@@ -5,7 +5,10 @@ deleted, the checkpoint alone resumes, evaluates and answers."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,6 +94,21 @@ def test_a_hub_name_without_network_is_one_clear_line(hundred, tmp_path):
         "error: cannot reach the Hugging Face hub for Salesforce/codet5-small: turn Internet on in the notebook "
         "(codeqa kaggle run --internet), or give a folder made by save_pretrained (--set pretrained=DIR)")
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_ddp_fine_tunes_a_pretrained_model_in_two_cpu_processes(hundred, tmp_path):
+    folder = save_tiny_t5(tmp_path / "tiny-t5")
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29617",
+               "-m", "codeqa", *_train(hundred, out, folder, "epochs=1")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False,
+                            env={**os.environ, **OFFLINE})
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (out / "logs.txt").read_text()
+    assert "device cpu x2" in log and "batch 8 (4 per process)" in log and log.count("epoch 1/1") == 1
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 1  # written once, by rank 0
+    assert checkpoint.load(out / "best_model_python.pt")["config"]["model"] == "hf_seq2seq"
 
 
 @pytest.mark.slow
