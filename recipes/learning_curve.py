@@ -54,7 +54,7 @@ def main() -> int:
     parser.add_argument("--config", default="small")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    train_lines = (args.recipe / "real" / "python" / "train" / "train.question").read_text().count("\n") + 1
+    train_lines = len((args.recipe / "real" / "python" / "train" / "train.question").read_text().splitlines())
     points = []
     for size in sizes:
         if size >= train_lines:  # all of them: the recipe's own fine-tuning
