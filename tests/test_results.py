@@ -95,3 +95,17 @@ def test_yes_no_counts_of_the_split(real_data_root):
     doc = " ".join(RESULTS_DOC.read_text(encoding="utf-8").split())
     stated = re.search(r"(\d+) of its (\d+) are in the first 1,000 examples, (\d+) \(all \"no\"\) in the last", doc)
     assert stated and [int(n) for n in stated.groups()] == [117, 201, 5]
+
+
+def test_learning_curve_table_states_the_measured_points():
+    """docs/results.md's learning-curve table: the F1, ROUGE-L and EM of each point and the extrapolation, as
+    recipes/learning_curve.py wrote them."""
+    curve = json.loads((RESULTS / "learning_curve_small_cpu.json").read_text())
+    doc = RESULTS_DOC.read_text(encoding="utf-8")
+    for key, label in (("f1", "F1"), ("rouge_l", "ROUGE-L"), ("exact_match", "EM")):
+        row = re.search(rf"^\| {label} \|(.*)\|$", doc, re.MULTILINE)
+        assert row, label
+        cells = [cell.strip() for cell in row.group(1).split("|")]
+        assert cells[:4] == [f"{p[key]:.1f}" for p in curve["points"]]
+        if key != "exact_match":
+            assert cells[4] == f"{curve['extrapolation'][key]['at_56085']:.1f}"
