@@ -46,8 +46,6 @@ def _unreachable(name: str, err: Exception) -> CodeQAError:
 
 def check_pretrained(name: str) -> None:
     """Fail with one line, now, when ``name`` is neither a model folder nor reachable on the hub."""
-    if not name:
-        raise CodeQAError("model hf_seq2seq needs pretrained: a hub name or a save_pretrained folder")
     transformers = _transformers()
     try:
         transformers.AutoConfig.from_pretrained(name)
@@ -184,7 +182,6 @@ class HFSeq2Seq(nn.Module):
             network = transformers.AutoModelForSeq2SeqLM.from_config(
                 transformers.AutoConfig.for_model(model_config["model_type"], **values))
         else:
-            check_pretrained(pretrained)
             try:
                 network = transformers.AutoModelForSeq2SeqLM.from_pretrained(pretrained, dtype=torch.float32)
             except Exception as err:  # noqa: BLE001
