@@ -4,8 +4,9 @@
 #
 #   recipes/gpu_sweep.sh CODEQA_ROOT WORK_DIR [PACKAGES...]
 #
-#  1. the 6,000 / 1,000 split of the dev file, and its pretrain split (QA and summary pairs) from the
-#     standard library and PACKAGES (default: this Python's site-packages; add folders of wheels for more);
+#  1. the 6,000 / 1,000 split of the dev file twice, with two pretrain splits from the standard library and
+#     PACKAGES (default: this Python's site-packages; add folders of wheels for more): the QA pairs the
+#     recipe ships with (real/), and the same with code → docstring pairs (real_summaries/, #22 lever 1);
 #  2. training benchmarks (examples/s, peak memory) of each kaggle_t4 variant below, 50 steps after the
 #     warm-up, and of models of CodeT5-small's and CodeT5+ 220M's shapes (recipes/codet5_shapes.py);
 #  3. the recipe with each variant, all at once on the one GPU, each capped by MAX_TIME (default 6m):
@@ -26,20 +27,27 @@ if [ "${SMOKE:-0}" = 1 ]; then  # the same steps, in seconds, on a CPU
   config=quick steps=2 max_time=40s extra=(max_train_examples=200 max_valid_examples=50 pretrain_epochs=1 epochs=1
                                           tune_beam_sizes=1,2 tune_length_penalties=1.0)
 fi
-# name: the settings that make the variant (besides the base config)
-variants=("base:" "wide:d_model=384 n_heads=6 ff_dim=1536" "deep:enc_layers=4 dec_layers=4")
-[ "${SMOKE:-0}" = 1 ] && variants=("base:" "wide:d_model=96 n_heads=2 ff_dim=192")
+# name:data:the settings that make the variant (besides the base config); base is the recipe as it ships
+variants=("base:real:" "summaries:real_summaries:" "wide:real:d_model=384 n_heads=6 ff_dim=1536"
+          "deep:real:enc_layers=4 dec_layers=4")
+[ "${SMOKE:-0}" = 1 ] && variants=("base:real:" "summaries:real_summaries:" "wide:real:d_model=96 n_heads=2 ff_dim=192")
 phase() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
 
 real="$work/real"
-bash "$here/split_dev.sh" "$root" "$real"
-phase "pretrain split"
-[ -d "$real/python/pretrain" ] || $codeqa make-dataset --source stdlib "${packages[@]}" --pretrain-for "$real" --summaries
+phase "pretrain splits"
+for data in real real_summaries; do
+  bash "$here/split_dev.sh" "$root" "$work/$data"
+  flags=(); [ $data = real_summaries ] && flags=(--summaries)
+  [ -d "$work/$data/python/pretrain" ] ||
+      $codeqa make-dataset --source stdlib "${packages[@]}" --pretrain-for "$work/$data" "${flags[@]}"
+done
 sets() { for kv in "$@"; do printf -- '--set\n%s\n' "$kv"; done; }
 
 phase "training benchmarks"
 for variant in "${variants[@]}"; do
-  name=${variant%%:*} settings=(${variant#*:})
+  IFS=: read -r name data spec <<< "$variant"
+  [ $data = real ] || continue  # the summaries change the data, not the model's speed
+  settings=($spec)
   mapfile -t args < <(sets "${settings[@]}" "${extra[@]}")
   $codeqa bench --config $config --data-dir "$real" --steps $steps --decode-examples 0 "${args[@]}" \
       > "$work/bench_$name.json" || echo "bench $name failed; going on" >&2
@@ -55,12 +63,13 @@ fi
 phase "recipes, all at once, max_time $max_time each"
 pids=()
 for variant in "${variants[@]}"; do
-  name=${variant%%:*} settings=(${variant#*:})
+  IFS=: read -r name data spec <<< "$variant"
+  settings=($spec)
   mapfile -t args < <(sets max_time=$max_time "${settings[@]}" "${extra[@]}")
   (
     out="$work/$name"
-    $codeqa train --config $config --data-dir "$real" --out-dir "$out" --resume auto "${args[@]}" > "$work/$name.log" 2>&1
-    $codeqa evaluate --checkpoint "$out/best_model_python.pt" --data-dir "$real" --split dev \
+    $codeqa train --config $config --data-dir "$work/$data" --out-dir "$out" --resume auto "${args[@]}" > "$work/$name.log" 2>&1
+    $codeqa evaluate --checkpoint "$out/best_model_python.pt" --data-dir "$work/$data" --split dev \
         --out "$out/dev_chosen.txt" --metrics-out "$out/dev_chosen.json" >> "$work/$name.log" 2>&1
   ) &
   pids+=($!)
