@@ -109,3 +109,22 @@ def test_learning_curve_table_states_the_measured_points():
         assert cells[:4] == [f"{p[key]:.1f}" for p in curve["points"]]
         if key != "exact_match":
             assert cells[4] == f"{curve['extrapolation'][key]['at_56085']:.1f}"
+
+
+def test_lever_table_states_each_runs_files():
+    """The rows of docs/results.md's #22 table that name a results/ folder state its pre-training curve (where it
+    ran one), its greedy F1 / ROUGE-L and its chosen decoding's F1 / ROUGE-L / EM / BLEU."""
+    row = re.compile(r"^\| [^|]+ \| ([^|]+) \| ([\d.]+) / ([\d.]+) \| ([\d.]+) / ([\d.]+) / ([\d.]+) / ([\d.]+) \| "
+                     r"`results/([\w.-]+)/` \|$", re.MULTILINE)
+    rows = row.findall(RESULTS_DOC.read_text(encoding="utf-8"))
+    assert len(rows) >= 8
+    for pretraining, *scores, name in rows:
+        run = RESULTS / name
+        greedy = json.loads((run / "dev_greedy.json").read_text())["overall"]
+        chosen = json.loads((run / "dev_chosen.json").read_text())["overall"]
+        assert [float(x) for x in scores] == [round(greedy["f1"], 1), round(greedy["rouge_l"], 1)] + [
+            round(chosen[k], 1) for k in ("f1", "rouge_l", "exact_match", "bleu")], name
+        curve = run / "pretrain" / "metrics.jsonl"
+        if curve.is_file():
+            stated = [float(x) for x in pretraining.split(", ")]
+            assert stated == [round(json.loads(line)["val_f1"], 1) for line in curve.read_text().splitlines()], name
