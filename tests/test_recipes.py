@@ -64,3 +64,17 @@ def test_codeqa_dev_recipe_runs_end_to_end_with_several_package_sources(numbered
     for name in ("dev_greedy", "dev_chosen"):
         assert json.loads((work / "run" / f"{name}.json").read_text(encoding="utf-8"))["overall"]["count"] == 1000
     assert (work / "run" / "pretrain" / "finished.json").is_file()
+
+
+def test_sibling_answers_counts_answers_found_in_another_question_about_the_same_code(tmp_path):
+    """Two questions cut from one sentence give each other's answer; a question about other code, or a word
+    that only occurs inside a longer one, does not count."""
+    write_codeqa(tmp_path, "dev", [("What does the code add to the index ?", "def f", "a row"),
+                                   ("Where does the code add a row ?", "def f", "to the index"),
+                                   ("What does the code get ?", "def f", "get"),
+                                   ("What does the code add a row to ?", "def g", "the index"),
+                                   ("What adds a rower ?", "def h", "x"),
+                                   ("What adds it ?", "def h", "row")])
+    run = subprocess.run([sys.executable, str(RECIPES / "sibling_answers.py"), str(tmp_path)],
+                         check=True, capture_output=True, text=True)
+    assert "6 examples, 5 share their code with another question; 2 (33.3%) have their answer" in run.stdout
