@@ -3,6 +3,8 @@ results table say of them."""
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,23 @@ def test_yes_no_counts_of_the_split(real_data_root):
     doc = " ".join(RESULTS_DOC.read_text(encoding="utf-8").split())
     stated = re.search(r"(\d+) of its (\d+) are in the first 1,000 examples, (\d+) \(all \"no\"\) in the last", doc)
     assert stated and [int(n) for n in stated.groups()] == [117, 201, 5]
+
+
+def test_sibling_answer_shares_of_the_held_out_slices(real_data_root, tmp_path):
+    """docs/results.md's note that each question is answered alone: how many held-out answers sit in another
+    question about the same code, on the last 1,000 and on examples 3,001-4,000, recomputed."""
+    found = []
+    for block in ("6", "3"):
+        data = tmp_path / block
+        subprocess.run(["bash", str(ROOT / "recipes" / "split_dev.sh"), str(real_data_root), str(data), block],
+                       check=True)
+        run = subprocess.run([sys.executable, str(ROOT / "recipes" / "sibling_answers.py"), str(data)],
+                             check=True, capture_output=True, text=True)
+        found.append(re.search(r"(\d+) share their code .*?; (\d+) \(([\d.]+)%\)", run.stdout).groups())
+    doc = " ".join(RESULTS_DOC.read_text(encoding="utf-8").split())
+    (shared, last, last_share), (_, _, block3_share) = found
+    assert (f"{shared} share their code with another question, and {last} ({last_share}%; {block3_share}% for "
+            "examples 3,001-4,000)") in doc
 
 
 def test_learning_curve_table_states_the_measured_points():
