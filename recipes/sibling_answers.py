@@ -8,16 +8,13 @@ the other questions of a snippet; this measures what a model that did would be h
 """
 import sys
 from collections import defaultdict
-from pathlib import Path
 
-
-def lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
+from codeqa.data import read_split
 
 
 def main(data_dir: str, split: str = "dev") -> None:
-    folder = Path(data_dir) / "python" / split
-    questions, answers, codes = (lines(folder / f"{split}.{field}") for field in ("question", "answer", "code"))
+    examples = read_split(data_dir, "python", split, keep_empty=True)
+    questions, answers, codes = ([getattr(e, field) for e in examples] for field in ("question", "answer", "code"))
     by_code = defaultdict(list)
     for index, code in enumerate(codes):
         by_code[code].append(index)
@@ -26,7 +23,7 @@ def main(data_dir: str, split: str = "dev") -> None:
                 if any(f" {answer.strip()} " in f" {questions[other]} "
                        for other in by_code[codes[index]] if other != index))
     shared = sum(1 for index in range(len(codes)) if len(by_code[codes[index]]) > 1)
-    print(f"{folder}: {len(answers)} examples, {shared} share their code with another question; "
+    print(f"{data_dir} ({split}): {len(answers)} examples, {shared} share their code with another question; "
           f"{found} ({100 * found / len(answers):.1f}%) have their answer, word for word, inside another "
           f"question about the same code")
 
