@@ -14,21 +14,19 @@ from codeqa.data import read_split
 
 def main(data_dir: str, split: str = "dev") -> None:
     examples = read_split(data_dir, "python", split, keep_empty=True)
-    questions, answers, codes = ([getattr(e, field) for e in examples] for field in ("question", "answer", "code"))
     by_code = defaultdict(list)
-    for index, code in enumerate(codes):
-        by_code[code].append(index)
+    for example in examples:
+        by_code[example.code].append(example)
     # padded with spaces so that an answer matches whole words only
-    found = sum(1 for index, answer in enumerate(answers)
-                if any(f" {answer.strip()} " in f" {questions[other]} "
-                       for other in by_code[codes[index]] if other != index))
-    shared = sum(1 for index in range(len(codes)) if len(by_code[codes[index]]) > 1)
-    print(f"{data_dir} ({split}): {len(answers)} examples, {shared} share their code with another question; "
-          f"{found} ({100 * found / len(answers):.1f}%) have their answer, word for word, inside another "
+    found = sum(1 for example in examples
+                if any(f" {example.answer.strip()} " in f" {other.question} "
+                       for other in by_code[example.code] if other is not example))
+    shared = sum(len(group) for group in by_code.values() if len(group) > 1)
+    print(f"{data_dir} ({split}): {len(examples)} examples, {shared} share their code with another question; "
+          f"{found} ({100 * found / len(examples):.1f}%) have their answer, word for word, inside another "
           f"question about the same code")
-
 
 if __name__ == "__main__":
     if len(sys.argv) not in (2, 3):
-        sys.exit(__doc__.strip().splitlines()[-1].strip())
+        sys.exit("usage: " + __doc__.strip().splitlines()[-1].strip())
     main(*sys.argv[1:])
