@@ -59,11 +59,33 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     vocab = (joint_vocab(config, data_dir) if pretraining_wanted(config, data_dir)
              else make_vocab(config, train))
     trainer = Trainer(config, runtime, vocab, train, valid)
+    result = _time_training(trainer, dev, steps, warmup, profile)
+    if decode_examples is None:  # several batches of every setting: one batch would time its warm-up
+        decode_examples = 16384 if dev.type == "cuda" else 512
+    if decode_examples <= 0:
+        return result
+    model = trainer.model
+    if checkpoint:
+        from codeqa.checkpoint import load_model
+
+        model, vocab, config = load_model(checkpoint, dev)  # decode with its lengths too
+    sample = (valid * (decode_examples // max(1, len(valid)) + 1))[:decode_examples]
+    return {
+        **result,
+        **_time_decoding(model, vocab, config, sample, runtime),
+        "decode_examples": len(sample),
+        "decode_model": str(checkpoint) if checkpoint else "the benchmark's own (barely trained)",
+        "decode_peak_memory_gb": _peak_gb(dev),
+    }
+
+
+def _time_training(trainer: Trainer, dev: torch.device, steps: int, warmup: int,
+                   profile: str | Path | None) -> dict:
+    """Examples and tokens per second over ``steps`` optimizer steps after ``warmup`` untimed ones."""
+    config, model = trainer.config, trainer.model
     batches = [trainer.collate([trainer.train_encoded[i] for i in b]) for b in trainer.sampler]
     if dev.type == "cuda":  # as training's DataLoader does: a copy from pageable memory would wait on the GPU
         batches = [b.pin_memory() for b in batches]
-    model = trainer.model
-    if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     trainer.prepare_steps()
 
@@ -87,7 +109,7 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
     train_seconds = time.perf_counter() - start
     result = {
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
-        "dtype": runtime.precision,
+        "dtype": trainer.runtime.precision,
         "model": config.model,
         "parameters_m": round(model.num_parameters() / 1e6, 2),
         "batch_size": config.batch_size,
@@ -106,18 +128,15 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
         result["compiled_graphs"] = int(counters["stats"]["unique_graphs"])
     if profile:
         _profile_steps(one_step, batches, dev, profile)
+    return result
+
+
+def _time_decoding(model, vocab, config: TrainConfig, sample: list, runtime: Runtime) -> dict:
+    """Examples per second of greedy, beam 4 and the config's own decoding over ``sample``, with the
+    batch size each one used."""
+    dev = runtime.device
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-
-    if checkpoint:
-        from codeqa.checkpoint import load_model
-
-        model, vocab, config = load_model(checkpoint, dev)  # decode with its lengths too
-    if decode_examples is None:  # several batches of every setting: one batch would time its warm-up
-        decode_examples = 16384 if dev.type == "cuda" else 512
-    if decode_examples <= 0:
-        return result
-    sample = (valid * (decode_examples // max(1, len(valid)) + 1))[:decode_examples]
     decode, batch_sizes = {}, {}
     # greedy and beam 4 are the published targets; the config's own decoding, reranking included, is what
     # validation, `evaluate` and `answer` pay for
@@ -136,12 +155,4 @@ def run_bench(config: TrainConfig, data_dir: str | Path, steps: int = 50, warmup
             predict(model, sample, vocab, decoding, dev)
             _sync(dev)
         decode[f"decode_{name}_examples_per_s"] = round(len(sample) / (time.perf_counter() - t0), 1)
-
-    return {
-        **result,
-        **decode,
-        "decode_batch_sizes": batch_sizes,
-        "decode_examples": len(sample),
-        "decode_model": str(checkpoint) if checkpoint else "the benchmark's own (barely trained)",
-        "decode_peak_memory_gb": _peak_gb(dev),
-    }
+    return {**decode, "decode_batch_sizes": batch_sizes}
