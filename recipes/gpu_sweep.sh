@@ -14,6 +14,9 @@
 #  4. WORK_DIR/sweep.tsv: variant, F1, ROUGE-L, EM, official BLEU, training examples/s, peak GB.
 # Every variant must stay under 12 GB of training memory to fit a 16 GB T4.
 # CODEQA (default: codeqa) is the command to run; SMOKE=1 shrinks everything to check the script on a CPU.
+# PREPARE_ONLY=1 stops after step 1, so that the pairs are generated on a CPU machine and the GPU's time goes
+# to training: copy WORK_DIR and CODEQA_ROOT to the GPU machine (the pretrain splits' *.code.original are
+# never read, so they can stay behind), then run the same command there: a pretrain split already there is kept.
 set -euo pipefail
 root=${1:?usage: recipes/gpu_sweep.sh CODEQA_ROOT WORK_DIR [PACKAGES...]}
 work=${2:?usage: recipes/gpu_sweep.sh CODEQA_ROOT WORK_DIR [PACKAGES...]}
@@ -41,6 +44,7 @@ for data in real real_summaries; do
   [ -d "$work/$data/python/pretrain" ] ||
       $codeqa make-dataset --source stdlib "${packages[@]}" --pretrain-for "$work/$data" "${flags[@]}"
 done
+[ "${PREPARE_ONLY:-0}" = 1 ] && { phase "prepared: $work/real*/python/pretrain"; exit 0; }
 sets() { for kv in "$@"; do printf -- '--set\n%s\n' "$kv"; done; }
 
 phase "training benchmarks"

@@ -1,5 +1,5 @@
 """recipes/split_dev.sh: which 1,000 of the 7,000 dev examples validate, and that the rest train, in order;
-recipes/codeqa_dev.sh: the whole recipe, run small."""
+recipes/codeqa_dev.sh: the whole recipe, run small; recipes/gpu_sweep.sh: prepared on one machine, run on another."""
 
 import json
 import subprocess
@@ -78,3 +78,41 @@ def test_sibling_answers_counts_answers_found_in_another_question_about_the_same
     run = subprocess.run([sys.executable, str(RECIPES / "sibling_answers.py"), str(tmp_path)],
                          check=True, capture_output=True, text=True)
     assert "6 examples, 5 share their code with another question; 2 (33.3%) have their answer" in run.stdout
+
+
+@pytest.mark.slow
+def test_gpu_sweep_prepares_its_pairs_on_one_machine_and_runs_from_them_on_another(numbered_dev, tmp_path):
+    """recipes/gpu_sweep.sh as a device session runs it, shrunk by SMOKE=1: PREPARE_ONLY=1 generates both
+    pretrain splits and trains nothing; the copy, without the unread *.code.original, then gives the sweep's
+    table of every variant with its scores and, for each model shape, its training speed."""
+    work = tmp_path / "work"
+    env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "CODEQA": f"{sys.executable} -m codeqa",
+           "SMOKE": "1"}
+    sweep = ["bash", str(RECIPES / "gpu_sweep.sh"), str(numbered_dev), str(work), str(SAMPLE.parent)]
+    prepared = subprocess.run(sweep, check=False, capture_output=True, text=True, env={**env, "PREPARE_ONLY": "1"},
+                              timeout=600)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    assert not (work / "sweep.tsv").exists() and not (work / "base").exists()
+    questions = {name: {e.question for e in read_split(work / name, "python", "pretrain")}
+                 for name in ("real", "real_summaries")}
+    assert "What does the docstring say ?" in questions["real_summaries"] - questions["real"]
+    copied = tmp_path / "gpu_work"
+    for name in ("real", "real_summaries"):
+        pretrain = copied / name / "python" / "pretrain"
+        pretrain.mkdir(parents=True)
+        for field in ("question", "answer", "code"):
+            (pretrain / f"pretrain.{field}").write_bytes(
+                (work / name / "python" / "pretrain" / f"pretrain.{field}").read_bytes())
+    ran = subprocess.run(sweep[:3] + [str(copied)], check=False, capture_output=True, text=True, env=env,
+                         timeout=600)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert "failed" not in ran.stderr
+    for name in ("real", "real_summaries"):  # the copied pairs were used, not generated again
+        assert not (copied / name / "python" / "pretrain" / "stats.json").exists()
+    header, *rows = [line.split("\t") for line in (copied / "sweep.tsv").read_text(encoding="utf-8").splitlines()]
+    assert header[:3] == ["variant", "F1", "ROUGE-L"]
+    table = {row[0]: row for row in rows}
+    assert set(table) == {"base", "summaries", "wide"}
+    for name, row in table.items():
+        assert 0 <= float(row[1]) <= 100, row
+        assert (row[5] == "-") == (name == "summaries"), row  # the summaries change the data, not the speed
