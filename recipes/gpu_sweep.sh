@@ -6,7 +6,9 @@
 #
 #  1. the 6,000 / 1,000 split of the dev file twice, with two pretrain splits from the standard library and
 #     PACKAGES (default: this Python's site-packages; add folders of wheels for more): the QA pairs the
-#     recipe ships with (real/), and the same with code → docstring pairs (real_summaries/, #22 lever 1);
+#     recipe ships with (real/), and the same with code → docstring pairs (real_summaries/, #22 lever 1),
+#     from a seeded sample of at most MAX_FILES files (default 65000, the sample the notebook's cell 5 draws
+#     from a Kaggle image);
 #  2. training benchmarks (examples/s, peak memory) of each kaggle_t4 variant below, 50 steps after the
 #     warm-up, and of models of CodeT5-small's and CodeT5+ 220M's shapes (recipes/codet5_shapes.py);
 #  3. the recipe with each variant, all at once on the one GPU, each capped by MAX_TIME (default 6m):
@@ -27,7 +29,8 @@ codeqa=${CODEQA:-codeqa}
 here=$(cd "$(dirname "$0")" && pwd)
 config=kaggle_t4 steps=50 max_time=${MAX_TIME:-6m} extra=()
 if [ "${SMOKE:-0}" = 1 ]; then  # the same steps, in seconds, on a CPU
-  config=quick steps=2 max_time=40s extra=(max_train_examples=200 max_valid_examples=50 pretrain_epochs=1 epochs=1
+  config=quick steps=2 max_time=40s extra=(max_train_examples=200 max_valid_examples=50 pretrain_split=pretrain
+                                          pretrain_epochs=1 epochs=1
                                           tune_beam_sizes=1,2 tune_length_penalties=1.0)
 fi
 # name:data:the settings that make the variant (besides the base config); base is the recipe as it ships
@@ -42,7 +45,8 @@ for data in real real_summaries; do
   bash "$here/split_dev.sh" "$root" "$work/$data"
   flags=(); [ $data = real_summaries ] && flags=(--summaries)
   [ -d "$work/$data/python/pretrain" ] ||
-      $codeqa make-dataset --source stdlib "${packages[@]}" --pretrain-for "$work/$data" "${flags[@]}"
+      $codeqa make-dataset --source stdlib "${packages[@]}" --max-files "${MAX_FILES:-65000}" \
+          --pretrain-for "$work/$data" "${flags[@]}"
 done
 [ "${PREPARE_ONLY:-0}" = 1 ] && { phase "prepared: $work/real*/python/pretrain"; exit 0; }
 sets() { for kv in "$@"; do printf -- '--set\n%s\n' "$kv"; done; }

@@ -115,4 +115,5 @@ def test_gpu_sweep_prepares_its_pairs_on_one_machine_and_runs_from_them_on_anoth
     assert set(table) == {"base", "summaries", "wide"}
     for name, row in table.items():
         assert 0 <= float(row[1]) <= 100, row
+        assert (copied / name / "pretrain" / "finished.json").is_file()  # both stages ran, as on the GPU
         assert (row[5] == "-") == (name == "summaries"), row  # the summaries change the data, not the speed
