@@ -9,7 +9,8 @@
 #     recipe ships with (real/), and the same with code → docstring pairs (real_summaries/, #22 lever 1),
 #     from a seeded sample of at most MAX_FILES files (default 65000, the sample the notebook's cell 5 draws
 #     from a Kaggle image);
-#  2. training benchmarks (examples/s, peak memory) of each kaggle_t4 variant below, 50 steps after the
+#  2. training benchmarks (examples/s, peak memory) of each kaggle_t4 variant below as a T4 trains it (eager,
+#     fp16: Triton does not compile for a T4, and it saves compiling each shape here), 50 steps after the
 #     warm-up, and of models of CodeT5-small's and CodeT5+ 220M's shapes (recipes/codet5_shapes.py);
 #  3. the recipe with each variant, all at once on the one GPU, each capped by MAX_TIME (default 6m):
 #     pre-training, fine-tuning and the decoding grid, then codeqa evaluate with the chosen decoding;
@@ -56,7 +57,7 @@ for variant in "${variants[@]}"; do
   IFS=: read -r name data spec <<< "$variant"
   [ $data = real ] || continue  # the summaries change the data, not the model's speed
   settings=($spec)
-  mapfile -t args < <(sets "${settings[@]}" "${extra[@]}")
+  mapfile -t args < <(sets "${settings[@]}" compile_mode= precision=fp16 "${extra[@]}")
   $codeqa bench --config $config --data-dir "$real" --steps $steps --decode-examples 0 "${args[@]}" \
       > "$work/bench_$name.json" || echo "bench $name failed; going on" >&2
 done
