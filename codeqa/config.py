@@ -57,6 +57,9 @@ class TrainConfig:
     max_train_examples: int = 0  # 0 = all; a cap for quick runs
     max_valid_examples: int = 0
     init_from: str = ""  # a checkpoint whose weights (and vocabulary) start the training: fine-tuning
+    # "embeddings": fine-tuning (from init_from, or stage 2 after pre-training) keeps the loaded word
+    # embeddings, which are also the output layer, as they are; "": it trains every weight
+    freeze: str = ""
     # two stages: `pretrain_epochs` on the data's `pretrain_split` (generated pairs, `codeqa make-dataset
     # --pretrain-for`), then fine-tuning on `train_split`; "" or 0: one stage
     pretrain_split: str = ""
@@ -125,6 +128,8 @@ class TrainConfig:
         pairs = [
             (self.model != "hf_seq2seq" or bool(self.pretrained), ("pretrained", "model"),
              "model hf_seq2seq needs pretrained: a Hugging Face hub name or a save_pretrained folder"),
+            (self.model != "hf_seq2seq" or not self.freeze, ("freeze", "model"),
+             "freeze applies to codeqa's own models (transformer, pointer_lstm), not to hf_seq2seq"),
             (self.model != "transformer" or self.d_model % self.n_heads == 0, ("n_heads", "d_model"),
              f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"),
             (self.pretrain_split not in (self.train_split, self.valid_split), ("pretrain_split", "train_split"),
@@ -175,6 +180,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "max_vocab": (_at_least(5), ">= 5 (the special tokens)"),
     "max_train_examples": (_at_least(0), ">= 0 (0: all)"),
     "max_valid_examples": (_at_least(0), ">= 0 (0: all)"),
+    "freeze": (_one_of("", "embeddings"), "'' (train every weight) or 'embeddings'"),
     "pretrain_epochs": (_at_least(0), ">= 0 (0: no pre-training)"),
     "optimizer": (_one_of("adamw", "adagrad"), _choices("adamw", "adagrad")),
     "lr": (_at_least(0, strict=True), "> 0"),

@@ -36,8 +36,9 @@ if [ "${SMOKE:-0}" = 1 ]; then  # the same steps, in seconds, on a CPU
 fi
 # name:data:the settings that make the variant (besides the base config); base is the recipe as it ships
 variants=("base:real:" "summaries:real_summaries:" "wide:real:d_model=384 n_heads=6 ff_dim=1536"
-          "deep:real:enc_layers=4 dec_layers=4")
-[ "${SMOKE:-0}" = 1 ] && variants=("base:real:" "summaries:real_summaries:" "wide:real:d_model=96 n_heads=2 ff_dim=192")
+          "deep:real:enc_layers=4 dec_layers=4" "frozen:real:freeze=embeddings")
+[ "${SMOKE:-0}" = 1 ] && variants=("base:real:" "summaries:real_summaries:" "wide:real:d_model=96 n_heads=2 ff_dim=192"
+                                   "frozen:real:freeze=embeddings")
 phase() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
 
 real="$work/real"
@@ -55,7 +56,8 @@ sets() { for kv in "$@"; do printf -- '--set\n%s\n' "$kv"; done; }
 phase "training benchmarks"
 for variant in "${variants[@]}"; do
   IFS=: read -r name data spec <<< "$variant"
-  [ $data = real ] || continue  # the summaries change the data, not the model's speed
+  # the summaries change the data, and freezing what fine-tuning trains, not the cost of a step
+  [ $data = real ] && [[ $spec != freeze=* ]] || continue
   settings=($spec)
   mapfile -t args < <(sets "${settings[@]}" compile_mode= precision=fp16 "${extra[@]}")
   $codeqa bench --config $config --data-dir "$real" --steps $steps --decode-examples 0 "${args[@]}" \

@@ -112,8 +112,9 @@ def test_gpu_sweep_prepares_its_pairs_on_one_machine_and_runs_from_them_on_anoth
     header, *rows = [line.split("\t") for line in (copied / "sweep.tsv").read_text(encoding="utf-8").splitlines()]
     assert header[:3] == ["variant", "F1", "ROUGE-L"]
     table = {row[0]: row for row in rows}
-    assert set(table) == {"base", "summaries", "wide"}
+    assert set(table) == {"base", "summaries", "wide", "frozen"}
     for name, row in table.items():
         assert 0 <= float(row[1]) <= 100, row
         assert (copied / name / "pretrain" / "finished.json").is_file()  # both stages ran, as on the GPU
-        assert (row[5] == "-") == (name == "summaries"), row  # the summaries change the data, not the speed
+        assert (row[5] == "-") == (name in ("summaries", "frozen")), row  # they change data or fine-tuning
+    assert "freeze: embeddings applies when fine-tuning" not in (copied / "frozen" / "logs.txt").read_text()

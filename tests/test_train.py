@@ -155,6 +155,36 @@ def test_init_from_fine_tunes_from_another_run(tiny_data, tmp_path):
         train(_config("epochs=1", "d_model=32", f"init_from={start}"), tiny_data, tmp_path / "bad")
 
 
+def test_freeze_embeddings_keeps_the_loaded_embeddings_and_trains_the_rest(tiny_data, tmp_path):
+    train(_config("epochs=1"), tiny_data, tmp_path / "pretrained")
+    start = _weights(tmp_path / "pretrained" / "best_model_python.pt")
+    init = f"init_from={tmp_path / 'pretrained' / 'best_model_python.pt'}"
+    for freeze in ("embeddings", ""):
+        train(_config("epochs=2", "save_every=0", init, f"freeze={freeze}"), tiny_data, tmp_path / f"tuned{freeze}")
+        tuned = _weights(tmp_path / f"tuned{freeze}" / "last.pt")
+        assert torch.equal(tuned["embed.weight"], start["embed.weight"]) == (freeze == "embeddings")
+        assert not torch.equal(tuned["decoder.0.ff.0.weight"], start["decoder.0.ff.0.weight"])
+    resumed = tmp_path / "tunedembeddings"  # a resumed fine-tuning keeps them too
+    train(_config("epochs=3", "save_every=0", init, "freeze=embeddings"), tiny_data, resumed, resume="auto")
+    assert torch.equal(_weights(resumed / "last.pt")["embed.weight"], start["embed.weight"])
+
+
+def test_pre_training_learns_the_embeddings_that_fine_tuning_freezes(tmp_path):
+    from codeqa.training.stages import stage_configs
+
+    stage1, stage2 = stage_configs(_config("pretrain_split=pretrain", "pretrain_epochs=1", "freeze=embeddings"),
+                                   tmp_path / "pretrain" / "best_model_python.pt")
+    assert (stage1.freeze, stage1.init_from) == ("", "")
+    assert stage2.freeze == "embeddings" and stage2.init_from.endswith("best_model_python.pt")
+
+
+def test_freeze_names_what_it_takes():
+    with pytest.raises(CodeQAError, match=r"--set freeze: freeze must be '' \(train every weight\) or 'embeddings'"):
+        _config("freeze=encoder")
+    with pytest.raises(CodeQAError, match="--set freeze: freeze applies to codeqa's own models"):
+        load_config("codet5_small", ["freeze=embeddings"])
+
+
 def test_cuda_out_of_memory_names_the_setting_to_lower(tiny_data, tmp_path, monkeypatch):
     from codeqa.training.trainer import Trainer
 

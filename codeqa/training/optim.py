@@ -9,13 +9,13 @@ from codeqa.config import TrainConfig
 
 def make_optimizer(config: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
     """Adagrad (the original LSTM's), or AdamW without weight decay on biases, norms and embeddings."""
+    trained = [p for p in model.parameters() if p.requires_grad]  # not those `freeze` keeps
     if config.optimizer == "adagrad":
-        return torch.optim.Adagrad(model.parameters(), lr=config.lr,
-                                   initial_accumulator_value=config.adagrad_init_acc)
-    named = list(model.named_parameters())
+        return torch.optim.Adagrad(trained, lr=config.lr, initial_accumulator_value=config.adagrad_init_acc)
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     decayed = [p for n, p in named if p.dim() >= 2 and "embed" not in n]
     kept = [p for n, p in named if not (p.dim() >= 2 and "embed" not in n)]
-    on_gpu = next(model.parameters()).is_cuda
+    on_gpu = trained[0].is_cuda
     return torch.optim.AdamW([{"params": decayed, "weight_decay": config.weight_decay},
                               {"params": kept, "weight_decay": 0.0}], lr=config.lr, betas=(0.9, 0.98),
                              fused=on_gpu)  # one kernel for the whole update on a GPU

@@ -162,7 +162,7 @@ def stage_configs(config: TrainConfig, pretrained: Path) -> tuple[TrainConfig, T
     plentiful), validating on the real validation split; stage 2 starts from stage 1's best model."""
     single = dataclasses.replace(config, pretrain_split="", pretrain_epochs=0)
     stage1 = dataclasses.replace(single, train_split=config.pretrain_split, epochs=config.pretrain_epochs,
-                                 patience=0, save_every=0, tune_beam_sizes="")
+                                 patience=0, save_every=0, tune_beam_sizes="", freeze="")
     stage2 = dataclasses.replace(single, init_from=str(pretrained))
     return stage1, stage2
 

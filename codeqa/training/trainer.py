@@ -56,6 +56,12 @@ class Trainer:
             generator=torch.Generator().manual_seed(config.seed), pin_memory=device.type == "cuda")
         self.model = build_model(config.model_settings(), len(vocab), vocab.pad_id, vocab.sep_id,
                                  model_config).to(device)
+        if config.freeze == "embeddings":
+            if config.init_from:  # the optimizer then never holds them
+                self.model.embed.weight.requires_grad_(False)
+            else:
+                log.info("freeze: embeddings applies when fine-tuning (init_from, or a pretrain split); "
+                            "training from scratch learns them")
         self.optimizer = make_optimizer(config, self.model)
         self.scheduler = make_scheduler(config, self.optimizer, config.epochs * len(self.sampler))
         self.scaler = torch.amp.GradScaler(device.type, enabled=runtime.precision == "fp16")
