@@ -58,7 +58,7 @@ class TrainConfig:
     max_valid_examples: int = 0
     init_from: str = ""  # a checkpoint whose weights (and vocabulary) start the training: fine-tuning
     # "embeddings": fine-tuning (from init_from, or stage 2 after pre-training) keeps the loaded word
-    # embeddings, which are also the output layer, as they are; "": it trains every weight
+    # embeddings as they are (the transformer's output layer too); "": it trains every weight
     freeze: str = ""
     # two stages: `pretrain_epochs` on the data's `pretrain_split` (generated pairs, `codeqa make-dataset
     # --pretrain-for`), then fine-tuning on `train_split`; "" or 0: one stage
