@@ -26,6 +26,7 @@ def main(data_dir: str, split: str = "dev") -> None:
           f"{found} ({100 * found / len(examples):.1f}%) have their answer, word for word, inside another "
           f"question about the same code")
 
+
 if __name__ == "__main__":
     if len(sys.argv) not in (2, 3):
         sys.exit("usage: " + __doc__.strip().splitlines()[-1].strip())

@@ -61,7 +61,7 @@ class Trainer:
                 self.model.embed.weight.requires_grad_(False)
             else:
                 log.info("freeze: embeddings applies when fine-tuning (init_from, or a pretrain split); "
-                            "training from scratch learns them")
+                         "training from scratch learns them")
         self.optimizer = make_optimizer(config, self.model)
         self.scheduler = make_scheduler(config, self.optimizer, config.epochs * len(self.sampler))
         self.scaler = torch.amp.GradScaler(device.type, enabled=runtime.precision == "fp16")
