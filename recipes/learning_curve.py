@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from codeqa.fileio import atomic_open, write_json
+
 CODEQA_TRAIN = 56_085  # CodeQA's Python training split
 
 
@@ -69,8 +71,7 @@ def main() -> int:
         fits[key] = {"a": round(a, 3), "b": round(b, 3), "at_56085": round(a + b * math.log(CODEQA_TRAIN), 1)}
     report = {"recipe": str(args.recipe), "points": points,
               "fit": "value = a + b ln(train_pairs), least squares over the points", "extrapolation": fits}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "learning_curve.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out / "learning_curve.json", report)
     plot(points, fits, args.out / "learning_curve.png")
     print(json.dumps(report, indent=2))
     return 0
@@ -96,7 +97,8 @@ def plot(points: list[dict], fits: dict, path: Path) -> None:
     ax.axvline(CODEQA_TRAIN, color="grey", linewidth=0.8)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_open(path, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=100)
 
 
 if __name__ == "__main__":
