@@ -164,6 +164,8 @@ def test_freeze_embeddings_keeps_the_loaded_embeddings_and_trains_the_rest(tiny_
         tuned = _weights(tmp_path / f"tuned{freeze}" / "last.pt")
         assert torch.equal(tuned["embed.weight"], start["embed.weight"]) == (freeze == "embeddings")
         assert not torch.equal(tuned["decoder.0.ff.0.weight"], start["decoder.0.ff.0.weight"])
+        logged = (tmp_path / f"tuned{freeze}" / "logs.txt").read_text()
+        assert ("of them trained (freeze: embeddings)" in logged) == (freeze == "embeddings")
     resumed = tmp_path / "tunedembeddings"  # a resumed fine-tuning keeps them too
     train(_config("epochs=3", "save_every=0", init, "freeze=embeddings"), tiny_data, resumed, resume="auto")
     assert torch.equal(_weights(resumed / "last.pt")["embed.weight"], start["embed.weight"])
