@@ -239,7 +239,7 @@ class Trainer:
         self.prepare_steps()
         total = self.model.num_parameters()
         trained = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
-        frozen = "" if trained == total else f", {trained / 1e6:.2f}M of them trained (freeze: {config.freeze})"
+        frozen = "" if trained == total else f", {trained:,} of them trained (freeze: {config.freeze})"
         log.info("model %s: %.2fM parameters%s; vocabulary %d; %d train / %d validation examples; device %s x%d, "
                  "%s; batch %d (%d per process)", config.model, total / 1e6, frozen, len(self.vocab),
                  len(self.train_encoded), len(self.valid_encoded), runtime.device.type, runtime.world,
