@@ -55,8 +55,19 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,2000,4000,6000", help="training pairs per point")
     parser.add_argument("--config", default="small")
     args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.sizes.split(","))
-    train_lines = len((args.recipe / "real" / "python" / "train" / "train.question").read_text().splitlines())
+    try:
+        sizes = sorted({int(s) for s in args.sizes.split(",")})
+    except ValueError:
+        parser.error(f"--sizes {args.sizes!r}: expected comma-separated numbers of training pairs, e.g. 1000,2000")
+    if len(sizes) < 2 or sizes[0] < 1:
+        # checked before any training: the fit at the end needs two points
+        parser.error(f"--sizes {args.sizes!r}: a curve needs at least two positive sizes, e.g. 1000,6000")
+    train_file = args.recipe / "real" / "python" / "train" / "train.question"
+    pretrained = args.recipe / "run" / "pretrain" / "best_model_python.pt"
+    for needed in (train_file, pretrained):
+        if not needed.is_file():
+            parser.error(f"{needed}: not found; expected a finished recipes/codeqa_dev.sh work dir")
+    train_lines = len(train_file.read_text().splitlines())
     points = []
     for size in sizes:
         if size >= train_lines:  # all of them: the recipe's own fine-tuning

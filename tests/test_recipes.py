@@ -64,6 +64,22 @@ def test_codeqa_dev_recipe_runs_end_to_end_with_several_package_sources(numbered
     for name in ("dev_greedy", "dev_chosen"):
         assert json.loads((work / "run" / f"{name}.json").read_text(encoding="utf-8"))["overall"]["count"] == 1000
     assert (work / "run" / "pretrain" / "finished.json").is_file()
+    # lever 4 of #22 from the same work dir: the pre-trained model fine-tuned on 100 of the 6,000 real pairs
+    curve = subprocess.run([sys.executable, str(RECIPES / "learning_curve.py"), str(work), str(tmp_path / "curve"),
+                            "--sizes", "100,6000", "--config", "quick"], check=False, capture_output=True, text=True,
+                           timeout=600)
+    assert curve.returncode == 0, curve.stderr[-3000:]
+    report = json.loads((tmp_path / "curve" / "learning_curve.json").read_text(encoding="utf-8"))
+    assert [p["train_pairs"] for p in report["points"]] == [100, 6000]
+    assert "100 train" in (tmp_path / "curve" / "n100" / "logs.txt").read_text(encoding="utf-8")
+    assert (tmp_path / "curve" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_learning_curve_refuses_sizes_it_cannot_fit_before_training(tmp_path):
+    run = subprocess.run([sys.executable, str(RECIPES / "learning_curve.py"), str(tmp_path), str(tmp_path / "out"),
+                          "--sizes", "4000"], check=False, capture_output=True, text=True)
+    assert run.returncode == 2 and "--sizes '4000': a curve needs at least two" in run.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_sibling_answers_counts_answers_found_in_another_question_about_the_same_code(tmp_path):
