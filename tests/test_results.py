@@ -116,18 +116,21 @@ def test_sibling_answer_shares_of_the_held_out_slices(real_data_root, tmp_path):
             "examples 3,001-4,000)") in doc
 
 
-def test_learning_curve_table_states_the_measured_points():
+@pytest.mark.parametrize("curve_file, suffix", [("learning_curve_small_cpu_frozen.json", ""),
+                                                ("learning_curve_small_cpu.json", ", embeddings fine-tuned too")])
+def test_learning_curve_table_states_the_measured_points(curve_file, suffix):
     """docs/results.md's learning-curve table: the F1, ROUGE-L and EM of each point and the extrapolation, as
-    recipes/learning_curve.py wrote them."""
-    curve = json.loads((RESULTS / "learning_curve_small_cpu.json").read_text())
+    recipes/learning_curve.py wrote them, for `small` as it ships and as it was before freezing the embeddings."""
+    curve = json.loads((RESULTS / curve_file).read_text())
     doc = RESULTS_DOC.read_text(encoding="utf-8")
     for key, label in (("f1", "F1"), ("rouge_l", "ROUGE-L"), ("exact_match", "EM")):
-        row = re.search(rf"^\| {label} \|(.*)\|$", doc, re.MULTILINE)
-        assert row, label
+        row = re.search(rf"^\| {re.escape(label + suffix)} \|(.*)\|$", doc, re.MULTILINE)
+        assert row, label + suffix
         cells = [cell.strip() for cell in row.group(1).split("|")]
         assert cells[:4] == [f"{p[key]:.1f}" for p in curve["points"]]
         if key != "exact_match":
             assert cells[4] == f"{curve['extrapolation'][key]['at_56085']:.1f}"
+    assert (RESULTS / curve_file).with_suffix(".png").is_file()
 
 
 def test_lever_table_states_each_runs_files():
