@@ -14,13 +14,13 @@ training pairs: an extrapolation, not a measurement.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import subprocess
 import sys
 from pathlib import Path
 
+from codeqa.cli import Parser
 from codeqa.fileio import atomic_open, write_json
 
 CODEQA_TRAIN = 56_085  # CodeQA's Python training split
@@ -49,7 +49,7 @@ def fit_log(sizes: list[int], values: list[float]) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("recipe", type=Path, help="a finished recipes/codeqa_dev.sh work dir")
     parser.add_argument("out", type=Path, help="where the runs, learning_curve.json and .png go")
     parser.add_argument("--sizes", default="1000,2000,4000,6000", help="training pairs per point")

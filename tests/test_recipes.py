@@ -79,6 +79,7 @@ def test_learning_curve_refuses_sizes_it_cannot_fit_before_training(tmp_path):
     run = subprocess.run([sys.executable, str(RECIPES / "learning_curve.py"), str(tmp_path), str(tmp_path / "out"),
                           "--sizes", "4000"], check=False, capture_output=True, text=True)
     assert run.returncode == 2 and "--sizes '4000': a curve needs at least two" in run.stderr
+    assert len(run.stderr.splitlines()) == 1, run.stderr
     assert not (tmp_path / "out").exists()
 
 
