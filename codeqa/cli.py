@@ -275,10 +275,11 @@ def _add_make_dataset(sub: argparse._SubParsersAction) -> None:
                                    "under Python source trees and write them in the CodeQA layout "
                                    "<out>/<lang>/<split>/<split>.{question,answer,code,code.original}, split by "
                                    "function; counts per split and question type go to <out>/<lang>/stats.json.")
-    p.add_argument("--source", nargs="+", required=True, metavar="stdlib|PATH",
+    p.add_argument("--source", nargs="+", required=True, metavar="stdlib|PATH|URL",
                    help="folders, .py files, wheels, zips or sdist tarballs to read (archives are read in "
                         "place, also inside folders: e.g. the wheels of 'pip download -d DIR PACKAGE...'); "
-                        "'stdlib' is this Python's standard library")
+                        "the file:// URL of a local package index (as 'pip config list' shows) for the "
+                        "archives it lists; 'stdlib' is this Python's standard library")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", help="root of the CodeQA layout to write")
     target.add_argument("--pretrain-for", metavar="DATA_DIR",

@@ -171,3 +171,55 @@ def test_parsing_in_worker_processes_writes_the_same_bytes(tmp_path):
 def test_negative_workers_is_an_error(tmp_path):
     with pytest.raises(CodeQAError, match="--workers"):
         make_dataset([str(SAMPLE)], tmp_path / "out", workers=-1)
+
+
+def _local_index(root: Path) -> str:
+    """A PEP 503 index as pip serves ``file://`` ones: a project list, a page per project linking to its
+    files (relative, with a hash fragment), one project whose page is missing, links that lead elsewhere,
+    and a wheel in the files folder that no page lists. Returns the index's URL."""
+    code = SAMPLE.read_bytes()
+    _wheel(root / "files" / "sample-1.0-py3-none-any.whl", {"sample/mod.py": code})
+    _sdist(root / "files" / "other-2.0.tar.gz", {"other-2.0/other/mod.py": code.replace(b"def ", b"def o_")})
+    _wheel(root / "files" / "unlisted-1.0-py3-none-any.whl", {"unlisted/mod.py": b"def u():\n    pass\n"})
+    pages = {"": '<a href="sample/">sample</a>\n<a href="other/">other</a>\n<a href="gone/">gone</a>\n',
+             "sample/": '<a href="../../files/sample-1.0-py3-none-any.whl#sha256=00">sample-1.0</a>\n'
+                        '<a href="https://files.example.org/sample-0.9-py3-none-any.whl">remote</a>\n'
+                        '<a href="../../files/sample-0.8-py3-none-any.whl">deleted</a>\n',
+             "other/": '<a href="../../files/other-2.0.tar.gz">other-2.0</a><a>no href</a>\n'}
+    for folder, links in pages.items():
+        page = root / "simple" / folder / "index.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f"<!DOCTYPE html><html><body>\n{links}</body></html>\n", encoding="utf-8")
+    return (root / "simple").as_uri()
+
+
+def test_a_local_index_gives_the_archives_its_pages_link_to(tmp_path):
+    url = _local_index(tmp_path / "index")
+    files = tmp_path / "index" / "files"
+
+    found, unlisted = find_files([url])
+
+    assert unlisted == []
+    assert [f.name for f in found] == [f"{files / 'other-2.0.tar.gz'}!other-2.0/other/mod.py",
+                                      f"{files / 'sample-1.0-py3-none-any.whl'}!sample/mod.py"]
+    assert find_files([url + "/"])[0] == found   # with or without the trailing slash, as pip takes it
+
+
+def test_a_local_index_gives_the_same_dataset_as_the_archives_it_lists(tmp_path):
+    url = _local_index(tmp_path / "index")
+    files = tmp_path / "index" / "files"
+    (files / "unlisted-1.0-py3-none-any.whl").unlink()
+    from_index = make_dataset([url], tmp_path / "a", seed=2, with_test=True)
+    from_folder = make_dataset([str(files)], tmp_path / "b", seed=2, with_test=True)
+    assert _split_files(tmp_path / "a") == _split_files(tmp_path / "b")
+    assert from_index["sources"] == [url] and from_index["files"] == from_folder["files"]
+
+
+@pytest.mark.parametrize(("source", "expected"), [
+    ("https://pypi.org/simple", "only a local package index (a file:// URL)"),
+    ("file:///nowhere/simple", "no package index there (expected /nowhere/simple/index.html"),
+])
+def test_cli_refuses_an_index_it_cannot_read_in_one_line(tmp_path, source, expected):
+    result = run_cli("make-dataset", "--source", source, "--out", str(tmp_path / "out"))
+    assert result.returncode != 0 and not (tmp_path / "out").exists()
+    assert expected in result.stderr and source in result.stderr and len(result.stderr.strip().splitlines()) == 1

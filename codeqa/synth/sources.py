@@ -4,7 +4,9 @@
 Archives are read in place, never extracted: a member's name is only ever displayed, so a hostile path in
 an archive cannot write anywhere, and a member larger than :data:`MAX_MEMBER_BYTES` is skipped unread.
 This lets ``pip download -d wheels PACKAGE ...`` feed ``codeqa make-dataset --source wheels`` directly:
-more varied pre-training pairs than the installed packages alone (docs/results.md).
+more varied pre-training pairs than the installed packages alone (docs/results.md). A local package index
+(PEP 503's "simple" layout, given as its ``file://`` URL, as in ``pip config list``) contributes the
+archives its project pages link to; nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -16,7 +18,10 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urldefrag, urljoin, urlparse
+from urllib.request import url2pathname
 
 from codeqa.errors import CodeQAError
 
@@ -71,16 +76,19 @@ def find_files(sources: list[str]) -> tuple[list[SourceFile], list[dict[str, str
 
     for source in sources:
         is_stdlib = source == "stdlib"
-        root = stdlib_root() if is_stdlib else Path(source)
-        if not root.exists():
-            raise CodeQAError(f"{source}: source path not found (give a folder, a .py file, a wheel, zip or "
-                              f"tarball, or 'stdlib')")
         skip = SKIP_DIRS | (STDLIB_SKIP_DIRS if is_stdlib else frozenset())
-        paths = [root] if root.is_file() else sorted(
-            (Path(d) / f for d, _, fs in os.walk(root) for f in fs
-             if (f.endswith(".py") or is_archive(Path(f))) and not f.startswith(".")
-             and not (set(Path(d).relative_to(root).parts) & skip)),
-            key=lambda p: p.relative_to(root).as_posix())
+        if "://" in source:
+            paths = index_archives(source)
+        else:
+            root = stdlib_root() if is_stdlib else Path(source)
+            if not root.exists():
+                raise CodeQAError(f"{source}: source path not found (give a folder, a .py file, a wheel, zip or "
+                                  f"tarball, a local index's file:// URL, or 'stdlib')")
+            paths = [root] if root.is_file() else sorted(
+                (Path(d) / f for d, _, fs in os.walk(root) for f in fs
+                 if (f.endswith(".py") or is_archive(Path(f))) and not f.startswith(".")
+                 and not (set(Path(d).relative_to(root).parts) & skip)),
+                key=lambda p: p.relative_to(root).as_posix())
         for path in paths:
             if not is_archive(path):
                 add(SourceFile(path))
@@ -93,6 +101,58 @@ def find_files(sources: list[str]) -> tuple[list[SourceFile], list[dict[str, str
             for member in members:
                 add(SourceFile(path, member))
     return found, unreadable
+
+
+class _Links(HTMLParser):
+    """The ``href`` of every ``<a>`` of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.hrefs.extend(value for name, value in attrs if name == "href" and value)
+
+
+def _page_links(page: Path, url: str) -> list[str]:
+    """The links of the index page ``page`` (at ``url``), made absolute and without their ``#sha256=``."""
+    parser = _Links()
+    parser.feed(page.read_text(encoding="utf-8", errors="replace"))
+    return [urldefrag(urljoin(url, href))[0] for href in parser.hrefs]
+
+
+def _local_path(url: str) -> Path:
+    return Path(url2pathname(unquote(urlparse(url).path)))
+
+
+def _page_of(url: str) -> Path:
+    """The file a web server would serve for ``url``: a folder's ``index.html``."""
+    path = _local_path(url)
+    return path / "index.html" if url.endswith("/") or path.is_dir() else path
+
+
+def index_archives(url: str) -> list[Path]:
+    """The archives (wheels, sdists) that the project pages of the local PEP 503 index at ``url``
+    (``file:///opt/pypi/simple``) link to and that exist, sorted by path. Links to other hosts, and
+    project pages that are missing, are passed over: nothing is downloaded."""
+    if urlparse(url).scheme != "file":
+        raise CodeQAError(f"{url}: only a local package index (a file:// URL) can be a source; nothing is "
+                          f"downloaded")
+    root_url = url.rstrip("/") + "/"
+    root_page = _page_of(root_url)
+    if not root_page.is_file():
+        raise CodeQAError(f"{url}: no package index there (expected {root_page}, PEP 503's project list)")
+    archives: set[Path] = set()
+    for project_url in _page_links(root_page, root_url):
+        page = _page_of(project_url)
+        if urlparse(project_url).scheme != "file" or not page.is_file():
+            continue
+        for link in _page_links(page, project_url):
+            path = _local_path(link)
+            if urlparse(link).scheme == "file" and is_archive(path) and path.is_file():
+                archives.add(path)
+    return sorted(archives, key=Path.as_posix)
 
 
 def _python_members(archive: Path, skip: frozenset[str]) -> list[str]:
