@@ -2,6 +2,7 @@
 recipes/codeqa_dev.sh: the whole recipe, run small; recipes/gpu_sweep.sh: prepared on one machine, run on another."""
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from codeqa.data import read_split
+from codeqa.synth.sources import find_files
 from tests.conftest import write_codeqa
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes"
@@ -73,6 +75,63 @@ def test_codeqa_dev_recipe_runs_end_to_end_with_several_package_sources(numbered
     assert [p["train_pairs"] for p in report["points"]] == [100, 6000]
     assert "100 train" in (tmp_path / "curve" / "n100" / "logs.txt").read_text(encoding="utf-8")
     assert (tmp_path / "curve" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _system_python_with_pip() -> bool:
+    if not Path("/usr/bin/python3").is_file():
+        return False
+    found = subprocess.run(["/usr/bin/python3", "-m", "pip", "--version"], check=False, capture_output=True)
+    return found.returncode == 0
+
+
+FAST_SETTINGS = ("epochs=1 max_train_examples=300 max_valid_examples=50 tune_beam_sizes=1 "
+                 "tune_length_penalties=1.0 tune_reranks=score")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _system_python_with_pip(), reason="needs /usr/bin/python3 with pip: its site-packages "
+                    "are empty, so the recipe's default sources stay small")
+def test_codeqa_dev_recipe_adds_the_wheels_of_pips_local_index_by_default(numbered_dev, tmp_path):
+    """Without PACKAGES the sources are the standard library, the installed packages and each local (file://)
+    index that pip is configured with; a sample of the files is read (MAX_FILES here), and the config keeps
+    its own pre-training schedule."""
+    index = tmp_path / "index"
+    (index / "files").mkdir(parents=True)
+    with zipfile.ZipFile(index / "files" / "sample-1.0-py3-none-any.whl", "w") as zf:
+        zf.write(SAMPLE, "sample/mod.py")
+    for folder, link in (("", "sample/"), ("sample/", "../../files/sample-1.0-py3-none-any.whl#sha256=00")):
+        (index / "simple" / folder).mkdir(parents=True, exist_ok=True)
+        (index / "simple" / folder / "index.html").write_text(f'<a href="{link}">x</a>\n', encoding="utf-8")
+    url = (index / "simple").as_uri()
+    work = tmp_path / "work"
+    env = {"PATH": "/usr/bin:/bin", "CODEQA": f"{sys.executable} -m codeqa", "MAX_FILES": "400",
+           "PIP_CONFIG_FILE": os.devnull, "PIP_EXTRA_INDEX_URL": f"https://pypi.example.org/simple {url}",
+           "SETTINGS": f"pretrain_split=pretrain pretrain_epochs=2 {FAST_SETTINGS}"}
+    run = subprocess.run(["bash", str(RECIPES / "codeqa_dev.sh"), str(numbered_dev), str(work), "quick"],
+                         check=False, capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = json.loads((work / "real" / "python" / "pretrain" / "stats.json").read_text(encoding="utf-8"))
+    purelib = subprocess.run(["/usr/bin/python3", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    assert stats["sources"][0].startswith("stdlib") and stats["sources"][1:] == [purelib, url]
+    assert stats["files"]["found"] == len(find_files(["stdlib", purelib])[0]) + 1   # + the wheel's one file
+    assert stats["files"]["sampled"] == 400
+    assert "pre-training 2 epoch(s)" in (work / "run" / "logs.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_codeqa_dev_recipe_without_a_local_index_pretrains_small_three_epochs(numbered_dev, tmp_path):
+    """Where pip has no local index, small keeps the sources and schedule it was measured with before its
+    config's one pass over the larger sources."""
+    work = tmp_path / "work"
+    env = {"PATH": "/usr/bin:/bin", "CODEQA": f"{sys.executable} -m codeqa", "PIP_CONFIG_FILE": os.devnull,
+           "SETTINGS": FAST_SETTINGS}
+    run = subprocess.run(["bash", str(RECIPES / "codeqa_dev.sh"), str(numbered_dev), str(work), "small"],
+                         check=False, capture_output=True, text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = json.loads((work / "real" / "python" / "pretrain" / "stats.json").read_text(encoding="utf-8"))
+    assert len(stats["sources"]) == 2 and "sampled" not in stats["files"]
+    assert "pre-training 3 epoch(s)" in (work / "run" / "logs.txt").read_text(encoding="utf-8")
 
 
 def test_learning_curve_refuses_sizes_it_cannot_fit_before_training(tmp_path):
