@@ -5,7 +5,7 @@
 #   recipes/gpu_sweep.sh CODEQA_ROOT WORK_DIR [PACKAGES...]
 #
 #  1. the 6,000 / 1,000 split of the dev file twice, with two pretrain splits from the standard library and
-#     PACKAGES (default: this Python's site-packages; add folders of wheels for more): the QA pairs the
+#     PACKAGES (default: this Python's site-packages; add folders of wheels or local index URLs): the QA pairs the
 #     recipe ships with (real/), and the same with code → docstring pairs (real_summaries/, #22 lever 1),
 #     from a seeded sample of at most MAX_FILES files (default 65000, the sample the notebook's cell 5 draws
 #     from a Kaggle image);
