@@ -93,8 +93,8 @@ FAST_SETTINGS = ("epochs=1 max_train_examples=300 max_valid_examples=50 tune_bea
                     "are empty, so the recipe's default sources stay small")
 def test_codeqa_dev_recipe_adds_the_wheels_of_pips_local_index_by_default(numbered_dev, tmp_path):
     """Without PACKAGES the sources are the standard library, the installed packages and each local (file://)
-    index that pip is configured with; a sample of the files is read (MAX_FILES here), and the config keeps
-    its own pre-training schedule."""
+    index that pip is configured with; a sample of the files is read (MAX_FILES here), and small keeps its
+    config's one pre-training pass."""
     index = tmp_path / "index"
     (index / "files").mkdir(parents=True)
     with zipfile.ZipFile(index / "files" / "sample-1.0-py3-none-any.whl", "w") as zf:
@@ -106,8 +106,8 @@ def test_codeqa_dev_recipe_adds_the_wheels_of_pips_local_index_by_default(number
     work = tmp_path / "work"
     env = {"PATH": "/usr/bin:/bin", "CODEQA": f"{sys.executable} -m codeqa", "MAX_FILES": "400",
            "PIP_CONFIG_FILE": os.devnull, "PIP_EXTRA_INDEX_URL": f"https://pypi.example.org/simple {url}",
-           "SETTINGS": f"pretrain_split=pretrain pretrain_epochs=2 {FAST_SETTINGS}"}
-    run = subprocess.run(["bash", str(RECIPES / "codeqa_dev.sh"), str(numbered_dev), str(work), "quick"],
+           "SETTINGS": FAST_SETTINGS}
+    run = subprocess.run(["bash", str(RECIPES / "codeqa_dev.sh"), str(numbered_dev), str(work), "small"],
                          check=False, capture_output=True, text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     stats = json.loads((work / "real" / "python" / "pretrain" / "stats.json").read_text(encoding="utf-8"))
@@ -116,7 +116,7 @@ def test_codeqa_dev_recipe_adds_the_wheels_of_pips_local_index_by_default(number
     assert stats["sources"][0].startswith("stdlib") and stats["sources"][1:] == [purelib, url]
     assert stats["files"]["found"] == len(find_files(["stdlib", purelib])[0]) + 1   # + the wheel's one file
     assert stats["files"]["sampled"] == 400
-    assert "pre-training 2 epoch(s)" in (work / "run" / "logs.txt").read_text(encoding="utf-8")
+    assert "pre-training 1 epoch(s)" in (work / "run" / "logs.txt").read_text(encoding="utf-8")
 
 
 @pytest.mark.slow
