@@ -39,16 +39,21 @@ EXPECTED = [
       "return name strip lower value strip"),
      ('@functools lru cache maxsize 128 def parse Header Line line name value line partition " " '
       "return name strip lower value strip"),
-     [("What does the code split ?", "an http header line into a name and a value")]),
+     [("What does the code split into a name and a value ?", "an http header line"),
+      ("What does the code split an http header line into ?", "a name and a value")]),
     ('def make_greeter name def greet punctuation " " return f"Hello {name}{punctuation}"return greet',
      'def make greeter name def greet punctuation " " return f"Hello {name}{punctuation}"return greet',
-     [("What does the code create ?", "a greeting function for the given name")]),
+     [("What does the code create for the given name ?", "a greeting function"),
+      ("For what purpose does the code create a greeting function ?", "for the given name")]),
     ('def greet punctuation " " return f"Hello {name}{punctuation}"',
      'def greet punctuation " " return f"Hello {name}{punctuation}"',
-     [("What does the code greet ?", "the person by name")]),
+     [("What does the code greet by name ?", "the person"),
+      ("How does the code greet the person ?", "by name")]),
     ("def get self key default None if key in self _items return self _items[key]return default",
      "def get self key default None if key in self items return self items[key]return default",
-     [("What does the code return ?", "the cached value for key if it exists"),
+     [("What does the code return for key if it exists ?", "the cached value"),
+      ("For what purpose does the code return the cached value if it exists ?", "for key"),
+      ("When does the code return the cached value for key ?", "if it exists"),
       ("Is the disk touched ?", "No")]),
     ("def wait self event while not event is_set event wait 0 1",
      "def wait self event while not event is set event wait 0 1",
@@ -56,8 +61,12 @@ EXPECTED = [
       ("Why does the code wait until the event is set ?", "because the worker needs it")]),
     ('def save self path with open path "w" as handle handle write repr self _items',
      'def save self path with open path "w" as handle handle write repr self items',
-     [("What does the code save so that they survive a restart ?",
-       "the entries to a file in the cache directory"),
+     [("What does the code save to a file in the cache directory so that they survive a restart ?",
+       "the entries"),
+      ("What does the code save the entries to in the cache directory so that they survive a restart ?",
+       "a file"),
+      ("Where does the code save the entries to a file so that they survive a restart ?",
+       "in the cache directory"),
       ("For what purpose does the code save the entries to a file in the cache directory ?",
        "so that they survive a restart")]),
     ("def close self self _items {}",
@@ -69,7 +78,7 @@ EXPECTED = [
 def _many_functions(folder: Path, n: int = 40) -> Path:
     """A package of ``n`` documented functions, two pairs each, with distinct code."""
     folder.mkdir(parents=True, exist_ok=True)
-    body = "".join(f'def f{i}(x):\n    """Return the value {i} of x, using the cache {i}."""\n'
+    body = "".join(f'def f{i}(x):\n    """Return the value {i} of x using the cache {i}."""\n'
                    f"    return x + {i}\n\n\n" for i in range(n))
     (folder / "many.py").write_text(body, encoding="utf-8")
     return folder
@@ -121,21 +130,19 @@ def test_split_words(identifier, words):
     ("Return the sum of a and b.", [("What does the code return ?", "the sum of a and b")]),
     ("Returns the directory component of a pathname",
      [("What does the code return ?", "the directory component of a pathname")]),
-    # a phrase after the object is read as part of it as often as CodeQA's parser did (by its first word),
-    # and is then not asked about on its own; one set off by a comma stays apart
     ("Convert a unicode object to a string using the default encoding.",
-     [("What does the code convert using the default encoding ?", "a unicode object to a string"),
+     [("What does the code convert to a string using the default encoding ?", "a unicode object"),
+      ("What does the code convert a unicode object to using the default encoding ?", "a string"),
       ("How does the code convert a unicode object to a string ?", "using the default encoding")]),
-    ("Store the value in the table.", [("What does the code store ?", "the value in the table")]),
-    ("Store the value, in the table.",
+    ("Store the value in the table.",
      [("What does the code store in the table ?", "the value"),
       ("Where does the code store the value ?", "in the table")]),
+    ("Return True if the path exists, False otherwise.",
+     [("What does the code return if the path exists ?", "true"),
+      ("When does the code return true ?", "if the path exists")]),
     ("Iterate over the files in this directory.",
-     [("What does the code iterate over ?", "the files in this directory")]),
-    # CodeQA never asks about an "if" clause and has no true / false answers
-    ("Return the default value if the key is missing.",
-     [("What does the code return if the key is missing ?", "the default value")]),
-    ("Return True if the path exists, False otherwise.", []),
+     [("What does the code iterate over in this directory ?", "the files"),
+      ("Where does the code iterate over the files ?", "in this directory")]),
     ("Recursively delete a directory tree.",
      [("What does the code delete ?", "a directory tree"),
       ("How does the code delete a directory tree ?", "recursively")]),
@@ -156,7 +163,8 @@ def test_split_words(identifier, words):
     ("Read the header, parse it and return the fields.",
      [("What does the code read ?", "the header"), ("What does the code return ?", "the fields")]),
     ("If the path is a directory, use rmdir() instead.",
-     [("What does the code use instead if the path is a directory ?", "rmdir")]),
+     [("What does the code use instead if the path is a directory ?", "rmdir"),
+      ("When does the code use rmdir instead ?", "if the path is a directory")]),
     ("foo(a, b) -> int\n\nReturn the ``foo`` of :class:`Bar` *x*.",
      [("What does the code return ?", "the foo of bar x")]),
     ("Does not follow symbolic links.", [("Does the code follow symbolic links ?", "No")]),
@@ -188,30 +196,6 @@ def test_questions_and_answers_have_the_codeqa_shape():
         assert question[0].isupper() and question.endswith(" ?") and question == " ".join(question.split())
         assert answer in ("Yes", "No") or answer == answer.lower()
         assert answer == " ".join(answer.split()) and "\n" not in question + answer
-
-
-def _answer_share(questions: list[str], answers: list[str], word: str) -> float:
-    """Of the "What does the code V ...?" pairs holding ``word`` after the verb, the share holding it in the
-    answer rather than the question: how often a phrase it opens was read as part of the object."""
-    in_answer = in_question = 0
-    for question, answer in zip(questions, answers):
-        words = question.split()
-        if words[:4] == ["What", "does", "the", "code"]:
-            in_answer += word in answer.split()[1:]
-            in_question += word in words[5:]
-    return in_answer / (in_answer + in_question)
-
-
-def test_generated_pairs_put_phrases_where_codeqa_does(real_data_root, tmp_path):
-    dev = real_data_root / "python" / "dev"
-    questions, answers = read_lines(dev / "dev.question")[:6000], read_lines(dev / "dev.answer")[:6000]
-    make_dataset(["stdlib"], tmp_path / "out", split="1,0,0")
-    train = tmp_path / "out" / "python" / "train"
-    generated = read_lines(train / "train.question"), read_lines(train / "train.answer")
-    for word in ("for", "in", "with", "to", "from"):
-        assert abs(_answer_share(*generated, word) - _answer_share(questions, answers, word)) < 0.15, word
-    when_answers = [a for q, a in zip(*generated) if question_type(q) == "when"]
-    assert when_answers and not any(a.startswith("if ") for a in when_answers)
 
 
 # ---------------------------------------------------------------- question types

@@ -43,7 +43,7 @@ PREP_ROLES = {
 # A subordinating word opens a clause running to the next comma.
 CLAUSE_ROLES = {
     "when": "when", "whenever": "when", "while": "when", "after": "when", "before": "when", "once": "when",
-    "if": None, "iff": None,            # CodeQA keeps an "if" clause in its questions, never asks about it
+    "if": "when", "iff": "when",
     "until": "till when", "till": "till when",
     "because": "why", "since": "why",
     "unless": None, "whereas": None, "although": None, "though": None, "but": None,
@@ -78,7 +78,6 @@ MAX_SENTENCE_WORDS = 45
 class Phrase:
     role: str | None
     words: list[str]
-    after_comma: bool = False     # "X, in Y": set off from the object, so never read as part of it
 
 
 @dataclass
@@ -144,7 +143,7 @@ def _front(tokens: list[str]) -> list[str]:
             return tokens[n:]                                      # "Function used for X"
         if tokens[n] in ("for", "to"):
             return []
-    if tokens and (CLAUSE_ROLES.get(tokens[0]) or tokens[0] in ("if", "iff")) and "," in tokens:
+    if tokens and CLAUSE_ROLES.get(tokens[0]) and "," in tokens:
         comma = tokens.index(",")
         tokens = tokens[comma + 1:] + [","] + tokens[:comma]
     return tokens
@@ -272,7 +271,6 @@ def _predicate(clause: Clause, tokens: list[str], form: str) -> list[str]:
         clause.obj = _until_comma(tokens, 0)
         return []
     current, running = clause.obj, False    # running: a clause that goes on to the next comma
-    comma = False                           # the word at i follows a comma
     i = 0
     while i < len(tokens):
         word = tokens[i]
@@ -284,7 +282,7 @@ def _predicate(clause: Clause, tokens: list[str], form: str) -> list[str]:
                 return tokens[j:]
             if word == ",":
                 if nxt in PREP_ROLES or nxt in CLAUSE_ROLES or (nxt, tokens[i + 2:i + 3]) == ("so", ["that"]):
-                    current, running, i, comma = [], False, i + 1, True
+                    current, running, i = [], False, i + 1
                     continue
                 break                                  # "X, Y otherwise": not understood, stop here
         if running:
@@ -304,28 +302,27 @@ def _predicate(clause: Clause, tokens: list[str], form: str) -> list[str]:
         elif at_object and word in OBJECT_PREPS and not (nxt in VERBS or nxt == "be"):
             clause.obj_prep = [word]
         elif (word == "to" and (nxt in VERBS or nxt == "be")) or (word, nxt) in PURPOSE_OPENERS:
-            current, running = _open(clause, "for what purpose", word, comma), True
+            current, running = _open(clause, "for what purpose", word), True
         elif word in ("according", "based") and nxt in ("to", "on"):
-            current, running = _open(clause, "how", word, comma), False
+            current, running = _open(clause, "how", word), False
         elif word == "as" and nxt in ("well", "such"):
             current.append(word)
         elif word in CLAUSE_ROLES:
-            current, running = _open(clause, CLAUSE_ROLES[word], word, comma), True
+            current, running = _open(clause, CLAUSE_ROLES[word], word), True
         elif word in PREP_ROLES:
-            current, running = _open(clause, PREP_ROLES[word], word, comma), False
+            current, running = _open(clause, PREP_ROLES[word], word), False
         elif current and (word in RELATIVES or _participle_after_noun(word, current[-1])):
             current.append(word)
             running = True
         else:
             current.append(word)
-        comma = False
         i += 1
     _tidy(clause)
     return []
 
 
-def _open(clause: Clause, role: str | None, word: str, after_comma: bool) -> list[str]:
-    phrase = Phrase(role, [word], after_comma)
+def _open(clause: Clause, role: str | None, word: str) -> list[str]:
+    phrase = Phrase(role, [word])
     clause.phrases.append(phrase)
     return phrase.words
 

@@ -11,8 +11,7 @@ CodeQA's data), and so on. There is no parser model here; a sentence is read by 
    with a verb ("This function returns ...", "The lock is released when ...", "X can be used to ..."),
    or a copula ("The result is a string"); sentences without one give nothing;
 3. what follows the verb is cut into the object and phrases, each phrase getting the question word of
-   its first word (:data:`PREP_ROLES`, :data:`CLAUSE_ROLES`); the phrases right after the object may
-   join it, as often as CodeQA's parser read them as part of the object (:data:`NOUN_ATTACHMENT`);
+   its first word (:data:`PREP_ROLES`, :data:`CLAUSE_ROLES`);
 4. one question is made per phrase taken out, the other phrases staying in the question; a few
    statements are inverted into yes/no questions (a negated statement answers ``No``).
 
@@ -22,7 +21,6 @@ ends with " ?", as in CodeQA.
 
 from __future__ import annotations
 
-import dataclasses
 import zlib
 
 from codeqa.synth.clauses import CLAUSE_ROLES, PREP_ROLES, Clause, Phrase, clauses
@@ -36,43 +34,12 @@ WH_WORDS = {"what": ["what"], "how": ["how"], "where": ["where"], "when": ["when
 # Share of statements also asked as yes/no questions; with the negated statements (always asked, "No")
 # the yes/no share of all pairs comes out near CodeQA's.
 YES_NO_RATE = 0.04
-# How often CodeQA's parser read a phrase right after the object as part of the object, by the phrase's
-# first word, set so that the generated pairs hold each word in the answer to "What does the code V ?"
-# (rather than in its question) about as often as the 6,000 training pairs do (docs/results.md). A joined
-# phrase is answered with the object and never asked about on its own, as in CodeQA.
-NOUN_ATTACHMENT = {
-    "for": 0.95, "in": 0.8, "on": 0.9, "at": 0.75, "within": 0.8, "inside": 0.8, "under": 0.7, "across": 0.8,
-    "with": 0.8, "by": 0.75, "as": 0.75, "using": 0.4, "via": 0.4, "without": 0.4, "through": 0.6,
-    "according": 0.6, "to": 0.75, "so": 0.6, "into": 0.25, "from": 0.45, "onto": 0.35, "towards": 0.35,
-    "toward": 0.35, "during": 0.45, "upon": 0.45,
-    "if": 0.2, "iff": 0.2, "when": 0.45, "whenever": 0.45, "while": 0.45, "after": 0.4, "before": 0.4,
-    "once": 0.4, "until": 0.4, "till": 0.4, "because": 0.35, "since": 0.35,
-}
 MAX_ANSWER_WORDS = 20
 MAX_QUESTION_WORDS = 30
 
 
-def _join_object_phrases(clause: Clause) -> Clause:
-    """The clause with its leading phrases joined to the object, each by a coin toss at its
-    :data:`NOUN_ATTACHMENT` rate; a phrase set off by a comma, and every phrase after it, stays apart.
-    The toss depends on the words alone, as a parser reads the same sentence the same way every time."""
-    joined = 0
-    for phrase in clause.phrases:
-        if phrase.after_comma or len(phrase.words) < 2:
-            break
-        key = f"{' '.join(clause.obj)}\0{' '.join(phrase.words)}".encode()
-        if zlib.crc32(key) / 2**32 >= NOUN_ATTACHMENT.get(phrase.words[0], 0.0):
-            break
-        joined += 1
-    if not clause.obj or not joined:
-        return clause
-    obj = [*clause.obj, *(w for p in clause.phrases[:joined] for w in p.words)]
-    return dataclasses.replace(clause, obj=obj, phrases=clause.phrases[joined:])
-
-
 def clause_questions(clause: Clause) -> list[tuple[list[str], list[str]]]:
     """(question words, answer words) pairs for one clause; the yes/no inversion comes first."""
-    clause = _join_object_phrases(clause)
     subject = clause.subject or ["the", "code"]
     asks_subject = bool(clause.subject) and not (set(clause.subject) & GENERIC_SUBJECTS) \
         and not all(w in PRONOUNS or w in DETERMINERS for w in clause.subject)
@@ -109,8 +76,6 @@ def _acceptable(question: list[str], answer: list[str]) -> bool:
         return False
     if answer[0] in ("Yes", "No"):
         return True
-    if answer in (["true"], ["false"], ["none"]):     # "Return True if X": CodeQA has no such answers
-        return False
     content = [w for w in answer
                if w not in PRONOUNS and w not in DETERMINERS and any(c.isalnum() for c in w)]
     return bool(content) and answer[-1] not in PREP_ROLES and answer[-1] not in CLAUSE_ROLES
