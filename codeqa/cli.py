@@ -119,6 +119,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rerank", choices=RERANKS, default=None,
                    help="which beam hypothesis answers: score (the beam's best) or mbr (the one that agrees "
                         "most with the others, by token F1); default: the checkpoint's config")
+    p.add_argument("--no-repeat-ngram-size", type=at_least(0), default=None, metavar="N",
+                   help="no answer repeats N tokens in a row (1: no word twice; 0: no limit); default: the "
+                        "checkpoint's config")
     p.add_argument("--batch-size", type=at_least(1), default=None,
                    help="examples decoded at once (default: the checkpoint config's decode_batch_size)")
     p.add_argument("--out", required=True, help="the predictions file to write")
@@ -132,8 +135,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
     evaluate(args.checkpoint, args.data_dir, args.split, args.out, metrics_out=args.metrics_out, lang=args.lang,
              beam_size=args.beam, length_penalty=args.length_penalty, rerank=args.rerank,
-             batch_size=args.batch_size,
-             device=args.device)
+             no_repeat_ngram_size=args.no_repeat_ngram_size, batch_size=args.batch_size, device=args.device)
     return 0
 
 

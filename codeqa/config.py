@@ -90,6 +90,8 @@ class TrainConfig:
     beam_size: int = 4
     length_penalty: float = 1.0
     rerank: str = "score"  # which beam hypothesis answers: score (the beam's best) | mbr (codeqa.rerank)
+    # n > 0: decoding never repeats n tokens in a row within an answer (1: no word twice); 0: no limit
+    no_repeat_ngram_size: int = 0
     # examples decoded at once (validation, tuning, evaluate, bench); 0 = by device (decode.DecodeConfig)
     decode_batch_size: int = 0
     # after training, try these beam sizes x length penalties x reranks on the validation split and keep
@@ -202,6 +204,7 @@ RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "beam_size": (_at_least(1), ">= 1"),
     "length_penalty": (_at_least(0), ">= 0"),
     "rerank": (_one_of(*RERANKS), _choices(*RERANKS)),
+    "no_repeat_ngram_size": (_at_least(0), ">= 0 (0: no limit)"),
     "decode_batch_size": (_at_least(0), ">= 0 (0: by device)"),
     "save_every": (_at_least(0), ">= 0 (0: no numbered checkpoints)"),
     "log_every": (_at_least(1), ">= 1"),

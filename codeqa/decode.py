@@ -44,13 +44,14 @@ class DecodeConfig:
     max_src_len: int = 256  # source tokens kept, as in training
     max_len: int = 30  # answer tokens, <eos> included
     batch_size: int = 0  # examples decoded at once; 0: by device (batch_for)
+    no_repeat_ngram_size: int = 0  # n > 0: no answer holds the same n tokens in a row twice; 0: no limit
 
     @classmethod
     def from_config(cls, config, **choices) -> DecodeConfig:
         """The config's decoding; each of ``choices`` that is not None replaces the config's value."""
         values = {"beam_size": config.beam_size, "length_penalty": config.length_penalty,
                   "rerank": config.rerank, "max_src_len": config.max_src_len, "max_len": config.max_tgt_len,
-                  "batch_size": config.decode_batch_size}
+                  "batch_size": config.decode_batch_size, "no_repeat_ngram_size": config.no_repeat_ngram_size}
         values.update({k: v for k, v in choices.items() if v is not None})
         return cls(**values).validate()
 
@@ -60,6 +61,8 @@ class DecodeConfig:
     def validate(self) -> DecodeConfig:
         checks = [(self.beam_size >= 1, f"beam size must be >= 1, got {self.beam_size}"),
                   (self.length_penalty >= 0, f"length penalty must be >= 0, got {self.length_penalty}"),
+                  (self.no_repeat_ngram_size >= 0,
+                   f"no_repeat_ngram_size must be >= 0 (0: no limit), got {self.no_repeat_ngram_size}"),
                   (self.rerank in RERANKS, f"rerank must be one of {', '.join(RERANKS)}, got {self.rerank!r}"),
                   (self.batch_size >= 0, f"decoding batch size must be >= 0 (0: by device), got {self.batch_size}"),
                   (self.max_src_len >= 2 and self.max_len >= 2, "max_src_len and max_tgt_len must be >= 2")]
@@ -96,12 +99,27 @@ def _banned_mask(vocab: Vocab, batch: Batch, rows: torch.Tensor) -> torch.Tensor
     return banned
 
 
+def _ban_repeats(logp: torch.Tensor, answered: torch.Tensor, n: int) -> torch.Tensor:
+    """``logp`` with -inf for every token that would complete an n-gram ``answered`` (rows, steps) already
+    holds: for n = 1, every token it holds."""
+    if n < 1 or answered.size(1) < n:
+        return logp
+    if n == 1:
+        repeats = answered
+    else:  # the tokens that followed an earlier occurrence of the last n - 1 tokens
+        earlier = answered[:, :-1].unfold(1, n - 1, 1)  # (rows, steps - n + 1, n - 1)
+        same = (earlier == answered[:, None, -(n - 1):]).all(-1)
+        repeats = answered[:, n - 1:].masked_fill(~same, 0)  # id 0 (<pad>) is banned anyway
+    return logp.masked_fill(torch.zeros_like(logp, dtype=torch.bool).scatter_(1, repeats, True), float("-inf"))
+
+
 def _feed(tokens: torch.Tensor, vocab: Vocab) -> torch.Tensor:
     return tokens.masked_fill(tokens >= len(vocab), vocab.unk_id)
 
 
 @torch.no_grad()
-def greedy_search(model: CopyModel, batch: Batch, vocab: Vocab, max_len: int) -> list[Hypothesis]:
+def greedy_search(model: CopyModel, batch: Batch, vocab: Vocab, max_len: int,
+                  no_repeat_ngram_size: int = 0) -> list[Hypothesis]:
     b = batch.size
     device = batch.src.device
     memory = model.encode(batch.src)
@@ -115,7 +133,7 @@ def greedy_search(model: CopyModel, batch: Batch, vocab: Vocab, max_len: int) ->
     for step in range(max_len):
         hidden, attn, p_gen, cache = model.decode(memory, _feed(prev, vocab), cache)
         logp = model.final_log_probs(hidden[:, -1], attn[:, -1], p_gen[:, -1], batch.src_ext, batch.n_oov)
-        logp = logp.masked_fill(banned, float("-inf"))
+        logp = _ban_repeats(logp.masked_fill(banned, float("-inf")), out, no_repeat_ngram_size)
         best, token = logp.max(-1)
         score += torch.where(done, torch.zeros_like(best), best)
         token = token.masked_fill(done, vocab.pad_id)
@@ -134,7 +152,7 @@ def greedy_search(model: CopyModel, batch: Batch, vocab: Vocab, max_len: int) ->
 
 @torch.no_grad()
 def beam_search(model: CopyModel, batch: Batch, vocab: Vocab, beam_size: int, max_len: int,
-                length_penalty: float = 1.0) -> list[list[Hypothesis]]:
+                length_penalty: float = 1.0, no_repeat_ngram_size: int = 0) -> list[list[Hypothesis]]:
     """Up to ``beam_size`` hypotheses per example, best first."""
     b, k = batch.size, beam_size
     device = batch.src.device
@@ -153,7 +171,7 @@ def beam_search(model: CopyModel, batch: Batch, vocab: Vocab, beam_size: int, ma
     for step in range(max_len):
         hidden, attn, p_gen, cache = model.decode(memory, _feed(tokens[:, -1:], vocab), cache)
         logp = model.final_log_probs(hidden[:, -1], attn[:, -1], p_gen[:, -1], src_ext, batch.n_oov)
-        logp = logp.masked_fill(banned, float("-inf"))
+        logp = _ban_repeats(logp.masked_fill(banned, float("-inf")), tokens[:, 1:], no_repeat_ngram_size)
         candidates = (scores.view(-1, 1) + logp).view(b, k * width)
         top_scores, top_index = candidates.topk(2 * k, dim=1)
         top_beam, top_token = top_index // width, top_index % width
@@ -242,9 +260,10 @@ def predict(model: CopyModel, examples: list[Example], vocab: Vocab, decoding: D
     batches = length_sorted_batches(encoded, collator_for(vocab, device), decoding.batch_for(device), device, progress)
     for index, batch in batches:
         if decoding.beam_size == 1:
-            hyps = [[h] for h in greedy_search(model, batch, vocab, decoding.max_len)]
+            hyps = [[h] for h in greedy_search(model, batch, vocab, decoding.max_len, decoding.no_repeat_ngram_size)]
         else:
-            hyps = beam_search(model, batch, vocab, decoding.beam_size, decoding.max_len, decoding.length_penalty)
+            hyps = beam_search(model, batch, vocab, decoding.beam_size, decoding.max_len, decoding.length_penalty,
+                               decoding.no_repeat_ngram_size)
         for i, options in zip(index, hyps):
             pool = options if decoding.rerank != "score" else options[:top_k]  # the beam's order needs no others
             answers = [(" ".join(to_words(h, vocab, encoded[i].oovs)), h.score) for h in pool]

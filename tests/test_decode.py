@@ -7,6 +7,7 @@ from codeqa.batching import collator_for, encode_all
 from codeqa.config import load_config
 from codeqa.data import Example, read_split
 from codeqa.decode import DecodeConfig, beam_search, greedy_search, predict, to_words
+from codeqa.errors import CodeQAError
 from codeqa.models import build_model
 from codeqa.vocab import Vocab
 from tests.conftest import TINY_ROWS, run_cli
@@ -32,6 +33,40 @@ def test_beam_one_equals_greedy():
         greedy = greedy_search(model, batch, vocab, max_len=12)
         beam = beam_search(model, batch, vocab, beam_size=1, max_len=12)
         assert [g.tokens for g in greedy] == [b[0].tokens for b in beam], kind
+
+
+def _repeats(tokens: list[int], n: int) -> bool:
+    grams = [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+    return len(grams) != len(set(grams))
+
+
+@pytest.mark.parametrize("kind", ["transformer", "pointer_lstm"])
+def test_no_repeat_ngram_size_keeps_every_answer_free_of_repeats(kind):
+    model, vocab = _model(kind)
+    batch = _batch(vocab)
+    free = greedy_search(model, batch, vocab, max_len=12)
+    assert any(_repeats(h.tokens, 1) for h in free)  # an untrained model repeats itself: the ban has work to do
+    for n in (1, 2):
+        greedy = greedy_search(model, batch, vocab, max_len=12, no_repeat_ngram_size=n)
+        beams = beam_search(model, batch, vocab, beam_size=4, max_len=12, no_repeat_ngram_size=n)
+        assert [g.tokens for g in greedy] == [b[0].tokens for b in
+                                              beam_search(model, batch, vocab, 1, 12, no_repeat_ngram_size=n)]
+        for hyp in greedy + [h for options in beams for h in options]:
+            assert not _repeats(hyp.tokens, n), (n, hyp.tokens)
+    bigram_free = greedy_search(model, batch, vocab, max_len=12, no_repeat_ngram_size=2)
+    assert any(_repeats(h.tokens, 1) for h in bigram_free)  # n = 2 still lets a word come back
+
+
+def test_no_repeat_ngram_size_is_checked_and_reaches_predict():
+    with pytest.raises(CodeQAError, match="no_repeat_ngram_size"):
+        DecodeConfig(no_repeat_ngram_size=-1).validate()
+    with pytest.raises(CodeQAError, match="--set no_repeat_ngram_size"):
+        load_config("small", ["no_repeat_ngram_size=-2"])
+    model, vocab = _model()
+    for n in (0, 1):
+        answers = predict(model, EXAMPLES, vocab, DecodeConfig(beam_size=3, max_len=12, no_repeat_ngram_size=n))
+        words = [a[0][0].split() for a in answers]
+        assert any(len(w) != len(set(w)) for w in words) == (n == 0)
 
 
 def _briefly_trained(steps: int):

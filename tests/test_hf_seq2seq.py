@@ -81,6 +81,11 @@ def test_a_local_tiny_t5_fine_tunes_resumes_evaluates_and_answers_without_its_fo
                      "--beam", "2", "--rerank", "mbr", "--out", str(preds), env=OFFLINE)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(preds.read_text().splitlines()) == 100 and "token F1" in result.stdout
+    result = run_cli("evaluate", "--checkpoint", best, "--data-dir", str(hundred), "--split", "dev", "--beam", "2",
+                     "--no-repeat-ngram-size", "1", "--out", str(preds), "--metrics-out", str(tmp_path / "m.json"),
+                     env=OFFLINE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "m.json").read_text())["no_repeat_ngram_size"] == 1
     result = run_cli("answer", "--checkpoint", best, "--code-text", "def add(a, b):\n    return a + b",
                      "--question", "What does the code return ?", "--top-k", "2", env=OFFLINE)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -188,7 +188,10 @@ def test_gpu_sweep_prepares_its_pairs_on_one_machine_and_runs_from_them_on_anoth
     header, *rows = [line.split("\t") for line in (copied / "sweep.tsv").read_text(encoding="utf-8").splitlines()]
     assert header[:3] == ["variant", "F1", "ROUGE-L"]
     table = {row[0]: row for row in rows}
-    assert set(table) == {"base", "summaries", "wide", "frozen"}
+    assert set(table) == {"base", "summaries", "wide", "frozen", "base_repeats"}
+    repeats = json.loads((copied / "base" / "dev_repeats.json").read_text())
+    assert repeats["no_repeat_ngram_size"] == 0 and float(table.pop("base_repeats")[1]) == round(
+        repeats["overall"]["f1"], 2)
     for name, row in table.items():
         assert 0 <= float(row[1]) <= 100, row
         assert (copied / name / "pretrain" / "finished.json").is_file()  # both stages ran, as on the GPU

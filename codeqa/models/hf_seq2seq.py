@@ -222,6 +222,7 @@ class HFSeq2Seq(nn.Module):
             out = self.network.generate(input_ids=batch.src, attention_mask=batch.mask, num_beams=beam,
                                         num_return_sequences=beam, length_penalty=decoding.length_penalty,
                                         max_new_tokens=decoding.max_len, do_sample=False,
+                                        no_repeat_ngram_size=decoding.no_repeat_ngram_size,
                                         output_scores=beam > 1, return_dict_in_generate=True)
             answers = tokenizer.decode(out.sequences.tolist())
             scores = out.sequences_scores.tolist() if beam > 1 else [0.0] * len(answers)
