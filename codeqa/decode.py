@@ -100,8 +100,8 @@ def _banned_mask(vocab: Vocab, batch: Batch, rows: torch.Tensor) -> torch.Tensor
 
 
 def _ban_repeats(logp: torch.Tensor, answered: torch.Tensor, n: int) -> torch.Tensor:
-    """``logp`` with -inf for every token that would complete an n-gram ``answered`` (rows, steps) already
-    holds: for n = 1, every token it holds."""
+    """``logp``, changed in place, with -inf for every token that would complete an n-gram ``answered`` (rows,
+    steps) already holds: for n = 1, every token it holds."""
     if n < 1 or answered.size(1) < n:
         return logp
     if n == 1:
@@ -110,7 +110,7 @@ def _ban_repeats(logp: torch.Tensor, answered: torch.Tensor, n: int) -> torch.Te
         earlier = answered[:, :-1].unfold(1, n - 1, 1)  # (rows, steps - n + 1, n - 1)
         same = (earlier == answered[:, None, -(n - 1):]).all(-1)
         repeats = answered[:, n - 1:].masked_fill(~same, 0)  # id 0 (<pad>) is banned anyway
-    return logp.masked_fill(torch.zeros_like(logp, dtype=torch.bool).scatter_(1, repeats, True), float("-inf"))
+    return logp.scatter_(1, repeats, float("-inf"))  # in place: a (rows, vocabulary) mask costs GPU memory
 
 
 def _feed(tokens: torch.Tensor, vocab: Vocab) -> torch.Tensor:
