@@ -75,6 +75,20 @@ def test_codeqa_dev_recipe_runs_end_to_end_with_several_package_sources(numbered
     assert [p["train_pairs"] for p in report["points"]] == [100, 6000]
     assert "100 train" in (tmp_path / "curve" / "n100" / "logs.txt").read_text(encoding="utf-8")
     assert (tmp_path / "curve" / "learning_curve.png").read_bytes()[:4] == b"\x89PNG"
+    # a fine-tuning lever over two seeds from the same pre-trained model
+    lever = ["epochs=1", "max_train_examples=100", "max_valid_examples=50", "dropout=0.05"]
+    study = subprocess.run([sys.executable, str(RECIPES / "seed_study.py"), str(work), str(tmp_path / "seeds"),
+                            "--seeds", "1,2", "--config", "quick", *[arg for kv in lever for arg in ("--set", kv)]],
+                           check=False, capture_output=True, text=True, timeout=600)
+    assert study.returncode == 0, study.stderr[-3000:]
+    report = json.loads((tmp_path / "seeds" / "seed_study.json").read_text(encoding="utf-8"))
+    assert sorted(report["seeds"]) == ["1", "2"] and report["overrides"] == lever
+    for seed in (1, 2):
+        logs = (tmp_path / "seeds" / f"seed{seed}" / "logs.txt").read_text(encoding="utf-8")
+        assert "100 train" in logs and (tmp_path / "seeds" / f"seed{seed}" / "checkpoint_epoch1.pt").is_file()
+    chosen = report["over_seeds"]["chosen"]["f1"]
+    assert chosen["min"] <= chosen["mean"] <= chosen["max"]
+    assert chosen["mean"] >= report["over_seeds"]["greedy"]["f1"]["mean"]
 
 
 def _system_python_with_pip() -> bool:
@@ -138,6 +152,14 @@ def test_learning_curve_refuses_sizes_it_cannot_fit_before_training(tmp_path):
     run = subprocess.run([sys.executable, str(RECIPES / "learning_curve.py"), str(tmp_path), str(tmp_path / "out"),
                           "--sizes", "4000"], check=False, capture_output=True, text=True)
     assert run.returncode == 2 and "--sizes '4000': a curve needs at least two" in run.stderr
+    assert len(run.stderr.splitlines()) == 1, run.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_seed_study_refuses_seeds_that_are_not_numbers_before_training(tmp_path):
+    run = subprocess.run([sys.executable, str(RECIPES / "seed_study.py"), str(tmp_path), str(tmp_path / "out"),
+                          "--seeds", "1,two"], check=False, capture_output=True, text=True)
+    assert run.returncode == 2 and "--seeds '1,two': expected comma-separated integers" in run.stderr
     assert len(run.stderr.splitlines()) == 1, run.stderr
     assert not (tmp_path / "out").exists()
 
