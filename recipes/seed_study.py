@@ -9,10 +9,10 @@ RECIPE_DIR is a finished `recipes/codeqa_dev.sh` work dir: its `real/` data and 
 checkpoint. A whole CPU run of the recipe moves by more than a point of F1, most of it in pre-training; one
 pre-trained model fine-tuned with several seeds isolates what a fine-tuning or decoding lever does.
 
-Each run is scored by a short decoding grid, greedy and beam 16 / length penalty 1.0 / MBR, the two settings the
-full grid chooses most; "chosen" is the better F1 of the two. Without `--set`, the seed the config trains with is
-the recipe's own run (its `run/decoding.json` holds both rows). OUT_DIR/seed_study.json gets the rows and the
-mean, min and max over the seeds.
+Each run is scored by a short decoding grid, greedy and beam 16 / length penalty 1.0 / MBR, which the full grid's
+choice rarely beats by much under the no-repeat ban (docs/results.md); "chosen" is the better F1 of the two.
+Without `--set`, the seed the config trains with is the recipe's own run (its `run/decoding.json` holds both rows).
+OUT_DIR/seed_study.json gets the rows and the mean, min and max over the seeds.
 """
 
 from __future__ import annotations
