@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# The GPU sweep of #22 (lever 3, "scale to the budget") and the CodeT5 costs of #23, in one command sized
-# for one device call (about nine minutes on an H100):
+# The GPU sweep of #22 (lever 3, "scale to the budget", and the ensemble of fine-tunings) on two held-out
+# slices, in one command sized for one device call (about seven minutes on an H200):
 #
 #   recipes/gpu_sweep.sh CODEQA_ROOT WORK_DIR [PACKAGES...]
 #
-#  1. the 6,000 / 1,000 split of the dev file twice, with two pretrain splits from the standard library and
-#     PACKAGES (default: this Python's site-packages; add folders of wheels or local index URLs): the QA pairs the
-#     recipe ships with (real/), and the same with code → docstring pairs (real_summaries/, #22 lever 1),
-#     from a seeded sample of at most MAX_FILES files (default 65000, the sample the notebook's cell 5 draws
-#     from a Kaggle image);
-#  2. training benchmarks (examples/s, peak memory) of each kaggle_t4 variant below as a T4 trains it (eager,
-#     fp16: Triton does not compile for a T4, and it saves compiling each shape here), 50 steps after the
-#     warm-up, and of models of CodeT5-small's and CodeT5+ 220M's shapes (recipes/codet5_shapes.py);
-#  3. the recipe with each variant, all at once on the one GPU, each capped by MAX_TIME (default 6m):
-#     pre-training, fine-tuning and the decoding grid, then codeqa evaluate with the chosen decoding;
-#  4. WORK_DIR/sweep.tsv: variant, F1, ROUGE-L, EM, official BLEU, training examples/s, peak GB; base_repeats is
-#     base decoded as it chose but with repeated words allowed (no_repeat_ngram_size 0).
+#  1. the 6,000 / 1,000 split of the dev file twice: real/ validates on the last 1,000 (block 6), real_b3/ on
+#     examples 3,001-4,000 (block 3); each gets its own pretrain split from the standard library and PACKAGES
+#     (default: this Python's site-packages; add folders of wheels), a seeded sample of at most MAX_FILES files
+#     (default 65000, the sample the notebook's cell 5 draws from a Kaggle image), decontaminated against its
+#     own held-out snippets;
+#  2. training benchmarks (peak memory; examples/s beside the recipes, so only a rough speed) of each model
+#     shape as a T4 trains it: eager, fp16;
+#  3. the recipe with each variant on each slice, all at once on the one GPU, each capped by MAX_TIME (default
+#     4m30s): pre-training one epoch (as the notebook does on Kaggle's some 450k pairs), fine-tuning and the
+#     decoding grid. Every variant trains eagerly: compiling would cost each a minute of a short call, and the
+#     T4 trains eagerly too;
+#  4. the ensemble of fine-tunings: as soon as base's pre-training is over, ENSEMBLE_SEEDS (default 1,2,3,4,5)
+#     fine-tune it again (recipes/seed_study.py; ENSEMBLE_MAX_TIME, default 3m), then MBR over the pooled
+#     beam-16 answers of those and base
+#     (results/ensemble_study.py);
+#  5. WORK_DIR/sweep.tsv: variant, F1, ROUGE-L, EM, official BLEU of the decoding the recipe chose, training
+#     examples/s and peak GB; ensemble rows give the pooled scores.
 # Every variant must stay under 12 GB of training memory to fit a 16 GB T4.
 # CODEQA (default: codeqa) is the command to run; SMOKE=1 shrinks everything to check the script on a CPU.
 # PREPARE_ONLY=1 stops after step 1, so that the pairs are generated on a CPU machine and the GPU's time goes
@@ -28,82 +33,120 @@ shift 2
 packages=("$@")
 [ ${#packages[@]} -gt 0 ] || packages=("$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')")
 codeqa=${CODEQA:-codeqa}
+python=${CODEQA_PYTHON:-python3}  # the Python that has codeqa, for the recipes/*.py scripts
 here=$(cd "$(dirname "$0")" && pwd)
-config=kaggle_t4 steps=50 max_time=${MAX_TIME:-6m} extra=()
+config=kaggle_t4 steps=50 max_time=${MAX_TIME:-4m30s} seeds=${ENSEMBLE_SEEDS:-1,2,3,4,5}
+# some twenty processes share the GPU: 64 examples decoded at once (1,024 hypotheses at beam 16) keep each
+# one's decoding memory a few GB
+recipe=(pretrain_epochs=1 compile_mode= decode_batch_size=64) small=()  # small: what shrinks every run
+# the variants are judged, as recipes/seed_study.py judges seeds, on the better of greedy and beam 16 / MBR
+short=(tune_beam_sizes=1,16 tune_length_penalties=1.0 tune_reranks=mbr)
 if [ "${SMOKE:-0}" = 1 ]; then  # the same steps, in seconds, on a CPU
-  config=quick steps=2 max_time=40s extra=(max_train_examples=200 max_valid_examples=50 pretrain_split=pretrain
-                                          pretrain_epochs=1 epochs=1
-                                          tune_beam_sizes=1,2 tune_length_penalties=1.0)
+  config=quick steps=2 max_time=3m seeds=${ENSEMBLE_SEEDS:-1}
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # a dozen processes share the CPU (docs/speed.md)
+  small=(max_train_examples=200 max_valid_examples=50 epochs=1)
+  recipe+=(pretrain_split=pretrain tune_beam_sizes=1,2 tune_length_penalties=1.0)
+  short=(tune_beam_sizes=1,2 tune_length_penalties=1.0 tune_reranks=mbr)
 fi
 # name:data:the settings that make the variant (besides the base config); base is the recipe as it ships
-variants=("base:real:" "summaries:real_summaries:" "wide:real:d_model=384 n_heads=6 ff_dim=1536"
-          "deep:real:enc_layers=4 dec_layers=4" "frozen:real:freeze=embeddings")
-[ "${SMOKE:-0}" = 1 ] && variants=("base:real:" "summaries:real_summaries:" "wide:real:d_model=96 n_heads=2 ff_dim=192"
-                                   "frozen:real:freeze=embeddings")
-phase() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
-
-real="$work/real"
-phase "pretrain splits"
-for data in real real_summaries; do
-  bash "$here/split_dev.sh" "$root" "$work/$data"
-  flags=(); [ $data = real_summaries ] && flags=(--summaries)
-  [ -d "$work/$data/python/pretrain" ] ||
-      $codeqa make-dataset --source stdlib "${packages[@]}" --max-files "${MAX_FILES:-65000}" \
-          --pretrain-for "$work/$data" "${flags[@]}"
+shapes=("base::" "wide::d_model=384 n_heads=6 ff_dim=1536" "deep::enc_layers=4 dec_layers=4"
+        "frozen::freeze=embeddings")
+[ "${SMOKE:-0}" = 1 ] && shapes=("base::" "wide::d_model=96 n_heads=2 ff_dim=192" "frozen::freeze=embeddings")
+variants=()
+for slice in real real_b3; do
+  for shape in "${shapes[@]}"; do
+    IFS=: read -r name _ spec <<< "$shape"
+    variants+=("$name${slice#real}:$slice:$spec")
+  done
 done
-[ "${PREPARE_ONLY:-0}" = 1 ] && { phase "prepared: $work/real*/python/pretrain"; exit 0; }
+phase() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
 sets() { for kv in "$@"; do printf -- '--set\n%s\n' "$kv"; done; }
 
-phase "training benchmarks"
-for variant in "${variants[@]}"; do
-  IFS=: read -r name data spec <<< "$variant"
-  # the summaries change the data, and freezing what fine-tuning trains, not the cost of a step
-  [ $data = real ] && [[ $spec != freeze=* ]] || continue
-  settings=($spec)
-  mapfile -t args < <(sets "${settings[@]}" compile_mode= precision=fp16 "${extra[@]}")
-  $codeqa bench --config $config --data-dir "$real" --steps $steps --decode-examples 0 "${args[@]}" \
-      > "$work/bench_$name.json" || echo "bench $name failed; going on" >&2
+phase "splits and their pretrain pairs"
+for data in real real_b3; do
+  block=6; [ $data = real_b3 ] && block=3
+  bash "$here/split_dev.sh" "$root" "$work/$data" $block
+  [ -d "$work/$data/python/pretrain" ] ||
+      $codeqa make-dataset --source stdlib "${packages[@]}" --max-files "${MAX_FILES:-65000}" \
+          --pretrain-for "$work/$data"
 done
-# a failure here (another transformers release, say) costs the CodeT5 rows, not the recipes after them
-if python3 -c "import transformers" 2>/dev/null && [ "${SMOKE:-0}" != 1 ] &&
-    { python3 "$here/codet5_shapes.py" "$work/shapes" --words "$real" || ! echo "CodeT5 shapes failed" >&2; }; then
-  for shape in codet5_small:codet5-small-shape codet5p_220m:codet5p-220m-shape; do
-    $codeqa bench --config ${shape%%:*} --data-dir "$real" --steps 20 --decode-examples 2048 \
-        --set pretrained="$work/shapes/${shape#*:}" > "$work/bench_${shape%%:*}.json" || echo "bench $shape failed" >&2
-  done
-fi
+[ "${PREPARE_ONLY:-0}" = 1 ] && { phase "prepared: $work/real*/python/pretrain"; exit 0; }
 
 phase "recipes, all at once, max_time $max_time each"
 pids=()
 for variant in "${variants[@]}"; do
   IFS=: read -r name data spec <<< "$variant"
   settings=($spec)
-  mapfile -t args < <(sets max_time=$max_time "${settings[@]}" "${extra[@]}")
-  (
-    out="$work/$name"
-    $codeqa train --config $config --data-dir "$work/$data" --out-dir "$out" --resume auto "${args[@]}" > "$work/$name.log" 2>&1
-    $codeqa evaluate --checkpoint "$out/best_model_python.pt" --data-dir "$work/$data" --split dev \
-        --out "$out/dev_chosen.txt" --metrics-out "$out/dev_chosen.json" >> "$work/$name.log" 2>&1
-    # the same decoding with repeated words allowed, as before kaggle_t4 banned them (#22)
-    [ $name != base ] || $codeqa evaluate --checkpoint "$out/best_model_python.pt" --data-dir "$work/$data" \
-        --split dev --no-repeat-ngram-size 0 --out "$out/dev_repeats.txt" --metrics-out "$out/dev_repeats.json" \
-        >> "$work/$name.log" 2>&1
-  ) &
+  [[ $name == base* ]] || settings+=("${short[@]}")  # base decodes with the whole grid, as it ships
+  mapfile -t args < <(sets max_time=$max_time "${recipe[@]}" "${small[@]}" "${settings[@]}")
+  $codeqa train --config $config --data-dir "$work/$data" --out-dir "$work/$name" --resume auto "${args[@]}" \
+      > "$work/$name.log" 2>&1 &
+  pids+=($!)
+  echo $! > "$work/$name.pid"
+done
+
+phase "training benchmarks, beside the recipes"
+(
+  for shape in "${shapes[@]}"; do
+    IFS=: read -r name _ spec <<< "$shape"
+    [[ $spec != freeze=* ]] || continue  # freezing changes what fine-tuning trains, not a step's cost
+    settings=($spec)
+    mapfile -t args < <(sets "${settings[@]}" compile_mode= precision=fp16 "${small[@]}")
+    $codeqa bench --config $config --data-dir "$work/real" --steps $steps --decode-examples 0 "${args[@]}" \
+        > "$work/bench_$name.json" 2> "$work/bench_$name.log" || echo "bench $name failed; going on" >&2
+  done
+) &
+pids+=($!)
+
+ensemble() {  # BASE DATA: fine-tune base's pre-trained model again with each seed, then pool the answers
+  local base=$1 data=$2 layout="$work/ensemble_$1"
+  local recipe_pid; recipe_pid=$(cat "$work/$base.pid")
+  until [ -f "$work/$base/pretrain/finished.json" ]; do
+    kill -0 "$recipe_pid" 2>/dev/null || return 1
+    sleep 5
+  done
+  mkdir -p "$layout/beams"
+  ln -sfn "../$data" "$layout/real"
+  ln -sfn "../$base" "$layout/run"
+  local members=() seed
+  for seed in ${seeds//,/ }; do
+    mapfile -t args < <(sets max_time=${ENSEMBLE_MAX_TIME:-3m} compile_mode= decode_batch_size=64 num_workers=0 \
+                             "${small[@]}")
+    $python "$here/seed_study.py" "$layout" "$layout/seeds$seed" --config $config --seeds "$seed" "${args[@]}" \
+        > "$layout/seed$seed.log" 2>&1 &
+  done
+  wait  # the seeds' fine-tunings, then the base recipe itself
+  while kill -0 "$recipe_pid" 2>/dev/null; do sleep 5; done
+  $python "$here/../results/ensemble_study.py" decode "$work/$data" "$layout/beams/seed_base.json" \
+      "$work/$base/best_model_python.pt" > "$layout/decode_base.log" 2>&1 &
+  members=(seed_base)
+  for seed in ${seeds//,/ }; do
+    $python "$here/../results/ensemble_study.py" decode "$work/$data" "$layout/beams/seed$seed.json" \
+        "$layout/seeds$seed/seed$seed/best_model_python.pt" > "$layout/decode_seed$seed.log" 2>&1 &
+    members+=("seed$seed")
+  done
+  wait
+  $python "$here/../results/ensemble_study.py" pool "$work/$data" "$layout/beams/scores.json" "${members[@]}" \
+      > "$layout/pool.log" 2>&1
+}
+for slice in real real_b3; do
+  ( ensemble "base${slice#real}" $slice || echo "ensemble on $slice failed: see $work/ensemble_*" >&2 ) &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid" || echo "a recipe failed: see $work/*.log" >&2; done
 
 phase "summary"
-python3 - "$work" "${variants[@]%%:*}" <<'PY'
+$python - "$work" "${variants[@]%%:*}" <<'PY'
 import json, sys
 from pathlib import Path
 work, names = Path(sys.argv[1]), sys.argv[2:]
 rows = ["variant\tF1\tROUGE-L\tEM\tBLEU\ttrain_examples_per_s\ttrain_peak_gb"]
-for name, scored in [(n, n / Path("dev_chosen.json")) for n in names] + [("base_repeats", "base/dev_repeats.json")]:
-    try:
-        overall = json.loads((work / scored).read_text())["overall"]
-        scores = [f"{overall[k]:.2f}" for k in ("f1", "rouge_l", "exact_match", "bleu")]
-    except (OSError, KeyError, ValueError):
+for name in names:
+    try:  # the grid's row of the decoding it chose
+        grid = json.loads((work / name / "decoding.json").read_text())
+        row = next(r for r in grid["grid"] if all(r[k] == v for k, v in grid["chosen"].items()))
+        scores = [f"{row[k]:.2f}" for k in ("f1", "rouge_l", "exact_match", "bleu")]
+    except (OSError, KeyError, ValueError, StopIteration):
         scores = ["-"] * 4
     try:
         bench = json.loads((work / f"bench_{name}.json").read_text().strip().splitlines()[-1])
@@ -111,6 +154,12 @@ for name, scored in [(n, n / Path("dev_chosen.json")) for n in names] + [("base_
     except (OSError, KeyError, ValueError, IndexError):
         speed = ["-", "-"]
     rows.append("\t".join([name, *scores, *speed]))
+for scored in sorted(work.glob("ensemble_*/beams/scores.json")):
+    pooled = json.loads(scored.read_text())
+    for group, row in pooled.items():
+        if "+" in group:
+            rows.append("\t".join([f"{scored.parts[-3]}:{group}", *(f"{row[k]:.2f}" for k in
+                                   ("f1", "rouge_l", "exact_match")), "-", "-", "-"]))
 (work / "sweep.tsv").write_text("\n".join(rows) + "\n")
 print("\n".join(rows))
 PY

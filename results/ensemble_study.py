@@ -1,4 +1,5 @@
-"""MBR over the pooled beam-16 answers of several fine-tunings (#22; ensemble_six_fine_tunings_small_cpu.json).
+"""MBR over the pooled beam-16 answers of several fine-tunings (#22; ensemble_six_fine_tunings_small_cpu.json;
+recipes/gpu_sweep.sh's ensemble rows). Decodes on the GPU where there is one.
 
     python ensemble_study.py decode W/real OUT_DIR/NAME.json CHECKPOINT   (once per member)
     python ensemble_study.py pool W/real OUT_DIR/scores.json NAME [NAME ...]
@@ -6,6 +7,8 @@
 import json
 import sys
 from pathlib import Path
+
+import torch
 
 from codeqa.checkpoint import load_model
 from codeqa.data import read_split
@@ -16,10 +19,11 @@ from codeqa.rerank import mbr
 mode, data_dir, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 if mode == "decode":
     ck = sys.argv[4]
-    model, vocab, config = load_model(ck, "cpu")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, vocab, config = load_model(ck, device)
     examples = read_split(data_dir, config.lang, "dev", config.code_field, keep_empty=True)
     dec = DecodeConfig.from_config(config, beam_size=16, length_penalty=1.0, rerank="score")
-    beams = predict(model, examples, vocab, dec, "cpu", top_k=16)
+    beams = predict(model, examples, vocab, dec, device, top_k=16)
     out.write_text(json.dumps(beams))
 else:
     members = sys.argv[4:]

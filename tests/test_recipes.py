@@ -180,22 +180,23 @@ def test_sibling_answers_counts_answers_found_in_another_question_about_the_same
 
 @pytest.mark.slow
 def test_gpu_sweep_prepares_its_pairs_on_one_machine_and_runs_from_them_on_another(numbered_dev, tmp_path):
-    """recipes/gpu_sweep.sh as a device session runs it, shrunk by SMOKE=1: PREPARE_ONLY=1 generates both
-    pretrain splits and trains nothing; the copy, without the unread *.code.original, then gives the sweep's
-    table of every variant with its scores and, for each model shape, its training speed."""
+    """recipes/gpu_sweep.sh as a device session runs it, shrunk by SMOKE=1: PREPARE_ONLY=1 splits the dev file
+    twice (the last 1,000 and block 3 held out), generates each split's pretrain pairs and trains nothing; the
+    copy, without the unread *.code.original, then gives the sweep's table: every variant on both slices with its
+    scores, each model shape's training speed, and the ensemble of base and its extra fine-tunings."""
     work = tmp_path / "work"
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "CODEQA": f"{sys.executable} -m codeqa",
-           "SMOKE": "1"}
+           "CODEQA_PYTHON": sys.executable, "SMOKE": "1", "PYTHONPATH": str(RECIPES.parent)}
     sweep = ["bash", str(RECIPES / "gpu_sweep.sh"), str(numbered_dev), str(work), str(SAMPLE.parent)]
     prepared = subprocess.run(sweep, check=False, capture_output=True, text=True, env={**env, "PREPARE_ONLY": "1"},
                               timeout=600)
     assert prepared.returncode == 0, prepared.stderr[-3000:]
     assert not (work / "sweep.tsv").exists() and not (work / "base").exists()
-    questions = {name: {e.question for e in read_split(work / name, "python", "pretrain")}
-                 for name in ("real", "real_summaries")}
-    assert "What does the docstring say ?" in questions["real_summaries"] - questions["real"]
+    held_out = {name: [int(e.answer[1:]) for e in read_split(work / name, "python", "dev")]
+                for name in ("real", "real_b3")}
+    assert held_out == {"real": list(range(6001, 7001)), "real_b3": list(range(3001, 4001))}
     copied = tmp_path / "gpu_work"
-    for name in ("real", "real_summaries"):
+    for name in ("real", "real_b3"):
         pretrain = copied / name / "python" / "pretrain"
         pretrain.mkdir(parents=True)
         for field in ("question", "answer", "code"):
@@ -205,17 +206,24 @@ def test_gpu_sweep_prepares_its_pairs_on_one_machine_and_runs_from_them_on_anoth
                          timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert "failed" not in ran.stderr
-    for name in ("real", "real_summaries"):  # the copied pairs were used, not generated again
+    for name in ("real", "real_b3"):  # the copied pairs were used, not generated again
         assert not (copied / name / "python" / "pretrain" / "stats.json").exists()
     header, *rows = [line.split("\t") for line in (copied / "sweep.tsv").read_text(encoding="utf-8").splitlines()]
     assert header[:3] == ["variant", "F1", "ROUGE-L"]
     table = {row[0]: row for row in rows}
-    assert set(table) == {"base", "summaries", "wide", "frozen", "base_repeats"}
-    repeats = json.loads((copied / "base" / "dev_repeats.json").read_text())
-    assert repeats["no_repeat_ngram_size"] == 0 and float(table.pop("base_repeats")[1]) == round(
-        repeats["overall"]["f1"], 2)
+    ensembles = {name for name in table if name.startswith("ensemble_")}
+    assert ensembles == {"ensemble_base:seed_base+seed1", "ensemble_base_b3:seed_base+seed1"}
+    assert set(table) - ensembles == {f"{shape}{slice_}" for shape in ("base", "wide", "frozen")
+                                      for slice_ in ("", "_b3")}
     for name, row in table.items():
         assert 0 <= float(row[1]) <= 100, row
+        if name in ensembles:
+            continue
         assert (copied / name / "pretrain" / "finished.json").is_file()  # both stages ran, as on the GPU
-        assert (row[5] == "-") == (name in ("summaries", "frozen")), row  # they change data or fine-tuning
+        assert (row[5] == "-") == (name not in ("base", "wide")), row  # a benchmark for each shape, on one slice
+        grid = json.loads((copied / name / "decoding.json").read_text())["grid"]
+        beams = {r["rerank"] for r in grid if r["beam_size"] > 1}
+        assert "score" in beams if name.startswith("base") else beams == {"mbr"}  # base: the config's grid
+    pooled = json.loads((copied / "ensemble_base" / "beams" / "scores.json").read_text())
+    assert set(pooled) == {"seed_base", "seed1", "seed_base+seed1"}
     assert "freeze: embeddings applies when fine-tuning" not in (copied / "frozen" / "logs.txt").read_text()

@@ -169,3 +169,25 @@ def test_seed_study_table_states_each_seeds_scores(name):
             assert row in doc, row
             rows += 1
     assert rows >= 4
+
+
+def test_gpu_sweep_ensembles_add_up_to_what_the_results_doc_says():
+    """results/gpu_sweep_h200.json: each member's chosen score is the better of its greedy and beam-16 MBR rows, the
+    members' mean and the pooled gain follow from them, the rule's verdict from the gain, and docs/results.md
+    states the same numbers."""
+    sweep = json.loads((RESULTS / "gpu_sweep_h200.json").read_text())
+    doc = RESULTS_DOC.read_text(encoding="utf-8")
+    for ensemble in sweep["ensembles"].values():
+        members = list(ensemble["members"].values())
+        assert len(members) == 6
+        for member in members:
+            rows = [{k: member[row][k] for k in ("f1", "rouge_l")} for row in ("greedy_bf16", "beam16_mbr_fp32")]
+            assert member["chosen"] == max(rows, key=lambda r: (r["f1"], r["rouge_l"]))
+        mean = {k: round(sum(m["chosen"][k] for m in members) / 6, 2) for k in ("f1", "rouge_l")}
+        six = ensemble["pooled_mbr_six"]
+        assert ensemble["members_mean_chosen"] == mean
+        assert ensemble["gain_six_over_members_mean"] == {k: round(six[k] - mean[k], 2) for k in mean}
+        assert ensemble["rule_passed"] == (six["f1"] - mean["f1"] >= 0.5 and six["rouge_l"] >= mean["rouge_l"])
+        assert f"| {six['f1']:.2f} / {six['rouge_l']:.2f} |" in doc
+        assert f"| {mean['f1']:.2f} / {mean['rouge_l']:.2f} |" in doc
+    assert [e["rule_passed"] for e in sweep["ensembles"].values()] == [False, True]
