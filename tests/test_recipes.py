@@ -213,8 +213,7 @@ def test_gpu_sweep_prepares_its_pairs_on_one_machine_and_runs_from_them_on_anoth
     table = {row[0]: row for row in rows}
     ensembles = {name for name in table if name.startswith("ensemble_")}
     assert ensembles == {"ensemble_base:seed_base+seed1", "ensemble_base_b3:seed_base+seed1"}
-    assert set(table) - ensembles == {f"{shape}{slice_}" for shape in ("base", "wide", "frozen")
-                                      for slice_ in ("", "_b3")}
+    assert set(table) - ensembles == {f"{shape}{slice_}" for shape in ("base", "wide") for slice_ in ("", "_b3")}
     for name, row in table.items():
         assert 0 <= float(row[1]) <= 100, row
         if name in ensembles:
@@ -226,4 +225,3 @@ def test_gpu_sweep_prepares_its_pairs_on_one_machine_and_runs_from_them_on_anoth
         assert "score" in beams if name.startswith("base") else beams == {"mbr"}  # base: the config's grid
     pooled = json.loads((copied / "ensemble_base" / "beams" / "scores.json").read_text())
     assert set(pooled) == {"seed_base", "seed1", "seed_base+seed1"}
-    assert "freeze: embeddings applies when fine-tuning" not in (copied / "frozen" / "logs.txt").read_text()
