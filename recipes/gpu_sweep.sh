@@ -18,8 +18,7 @@
 #     left out) stopped fine-tuning after 6-7 epochs and decoded no grid (docs/results.md);
 #  4. the ensemble of fine-tunings: as soon as base's pre-training is over, ENSEMBLE_SEEDS (default 1,2,3,4,5)
 #     fine-tune it again (recipes/seed_study.py; ENSEMBLE_MAX_TIME, default 3m), then MBR over the pooled
-#     beam-16 answers of those and base
-#     (results/ensemble_study.py);
+#     beam-16 answers of those and base (recipes/ensemble_study.py);
 #  5. WORK_DIR/sweep.tsv: variant, F1, ROUGE-L, EM, official BLEU of the decoding the recipe chose, training
 #     examples/s and peak GB; ensemble rows give the pooled scores.
 # Every variant must stay under 12 GB of training memory to fit a 16 GB T4.
@@ -39,7 +38,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 config=kaggle_t4 steps=50 max_time=${MAX_TIME:-6m} seeds=${ENSEMBLE_SEEDS:-1,2,3,4,5}
 # some twenty processes share the GPU: 64 examples decoded at once (1,024 hypotheses at beam 16) keep each
 # one's decoding memory a few GB
-recipe=(pretrain_epochs=1 compile_mode= decode_batch_size=64) small=()  # small: what shrinks every run
+shared=(compile_mode= decode_batch_size=64) small=()  # shared: every run's; small: what shrinks every run
+recipe=(pretrain_epochs=1 "${shared[@]}")
 # the variants are judged, as recipes/seed_study.py judges seeds, on the better of greedy and beam 16 / MBR
 short=(tune_beam_sizes=1,16 tune_length_penalties=1.0 tune_reranks=mbr)
 if [ "${SMOKE:-0}" = 1 ]; then  # the same steps, in seconds, on a CPU
@@ -108,24 +108,23 @@ ensemble() {  # BASE DATA: fine-tune base's pre-trained model again with each se
   ln -sfn "../$data" "$layout/real"
   ln -sfn "../$base" "$layout/run"
   local members=() seed
+  mapfile -t args < <(sets max_time=${ENSEMBLE_MAX_TIME:-3m} "${shared[@]}" num_workers=0 "${small[@]}")
   for seed in ${seeds//,/ }; do
-    mapfile -t args < <(sets max_time=${ENSEMBLE_MAX_TIME:-3m} compile_mode= decode_batch_size=64 num_workers=0 \
-                             "${small[@]}")
     $python "$here/seed_study.py" "$layout" "$layout/seeds$seed" --config $config --seeds "$seed" "${args[@]}" \
         > "$layout/seed$seed.log" 2>&1 &
   done
   wait  # the seeds' fine-tunings, then the base recipe itself
   while kill -0 "$recipe_pid" 2>/dev/null; do sleep 5; done
-  $python "$here/../results/ensemble_study.py" decode "$work/$data" "$layout/beams/seed_base.json" \
+  $python "$here/ensemble_study.py" decode "$work/$data" "$layout/beams/seed_base.json" \
       "$work/$base/best_model_python.pt" > "$layout/decode_base.log" 2>&1 &
   members=(seed_base)
   for seed in ${seeds//,/ }; do
-    $python "$here/../results/ensemble_study.py" decode "$work/$data" "$layout/beams/seed$seed.json" \
+    $python "$here/ensemble_study.py" decode "$work/$data" "$layout/beams/seed$seed.json" \
         "$layout/seeds$seed/seed$seed/best_model_python.pt" > "$layout/decode_seed$seed.log" 2>&1 &
     members+=("seed$seed")
   done
   wait
-  $python "$here/../results/ensemble_study.py" pool "$work/$data" "$layout/beams/scores.json" "${members[@]}" \
+  $python "$here/ensemble_study.py" pool "$work/$data" "$layout/beams/scores.json" "${members[@]}" \
       > "$layout/pool.log" 2>&1
 }
 for slice in real real_b3; do

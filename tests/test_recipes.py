@@ -186,7 +186,7 @@ def test_gpu_sweep_prepares_its_pairs_on_one_machine_and_runs_from_them_on_anoth
     scores, each model shape's training speed, and the ensemble of base and its extra fine-tunings."""
     work = tmp_path / "work"
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "CODEQA": f"{sys.executable} -m codeqa",
-           "CODEQA_PYTHON": sys.executable, "SMOKE": "1", "PYTHONPATH": str(RECIPES.parent)}
+           "CODEQA_PYTHON": sys.executable, "SMOKE": "1"}
     sweep = ["bash", str(RECIPES / "gpu_sweep.sh"), str(numbered_dev), str(work), str(SAMPLE.parent)]
     prepared = subprocess.run(sweep, check=False, capture_output=True, text=True, env={**env, "PREPARE_ONLY": "1"},
                               timeout=600)

@@ -1,8 +1,8 @@
-"""MBR over the pooled beam-16 answers of several fine-tunings (#22; ensemble_six_fine_tunings_small_cpu.json;
+"""MBR over the pooled beam-16 answers of several fine-tunings (#22; results/ensemble_six_fine_tunings_small_cpu.json;
 recipes/gpu_sweep.sh's ensemble rows). Decodes on the GPU where there is one.
 
-    python ensemble_study.py decode W/real OUT_DIR/NAME.json CHECKPOINT   (once per member)
-    python ensemble_study.py pool W/real OUT_DIR/scores.json NAME [NAME ...]
+    python recipes/ensemble_study.py decode W/real OUT_DIR/NAME.json CHECKPOINT   (once per member)
+    python recipes/ensemble_study.py pool W/real OUT_DIR/scores.json NAME [NAME ...]
 """
 import json
 import sys
